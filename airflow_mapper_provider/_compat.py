@@ -1,0 +1,20 @@
+"""The only place for Airflow imports that move between 3.x releases."""
+
+from __future__ import annotations
+
+from airflow.sdk import BaseHook, BaseOperator, TaskGroup
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+try:  # Airflow >= 3.1
+    from airflow.sdk import TriggerRule
+except ImportError:  # pragma: no cover - older 3.0
+    from airflow.utils.trigger_rule import TriggerRule  # type: ignore[no-redef]
+
+__all__ = ["AirflowException", "AirflowFailException", "BaseHook", "BaseOperator", "TaskGroup", "TriggerRule"]
+
+
+def max_map_length() -> int:
+    """Airflow's cap on mapped task instances per task (``[core] max_map_length``)."""
+    from airflow.configuration import conf
+
+    return conf.getint("core", "max_map_length", fallback=1024)

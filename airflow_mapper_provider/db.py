@@ -1,0 +1,311 @@
+"""The only module that touches connections and cursors: open, stream, copy, transact, cancel, close.
+
+Two session kinds share one small interface: :class:`PgSession` (psycopg 3: COPY in and out, server-side
+cursors) and :class:`SaSession` (any SQLAlchemy database: ``text()`` statements, batched executemany).
+Each chunk opens its own sessions and closes them on every path; nothing is shared between workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from airflow_mapper_provider.dialects import Column, ColumnType, Dialect, GenericDialect, PostgresDialect
+from airflow_mapper_provider.dialects.postgres import column_type_from_display
+from airflow_mapper_provider.dialects.types import kind_of_python
+from airflow_mapper_provider.exceptions import ConfigError, UnsupportedError
+from airflow_mapper_provider.identifiers import TableName
+
+log = logging.getLogger(__name__)
+
+_PG_CONN_TYPES = ("postgres", "postgresql")
+_PG_EXTRAS = ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout", "options", "target_session_attrs")
+SAMPLE_ROWS = 1000
+
+
+class Session:
+    """One open connection and its transaction."""
+
+    dialect: Dialect
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    def describe(self, source_sql: str) -> list[Column]:
+        raise NotImplementedError
+
+    def estimate_rows(self, source_sql: str) -> tuple[int, str]:
+        """Row estimate of ``source_sql`` and its method; the portable fallback counts exactly."""
+        return int(self.scalar(self.dialect.count_sql(source_sql)) or 0), "count"
+
+    def has_primary_key(self, table: TableName, keys: Sequence[str]) -> bool:
+        """The table's primary key is exactly ``keys`` (then a bulk insert cannot duplicate a key)."""
+        return False
+
+    def stream(self, sql: str, params: dict[str, Any], batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        raise NotImplementedError
+
+    def insert_batches(self, table: str, columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]) -> int:
+        raise NotImplementedError
+
+    def table_exists(self, table: TableName) -> bool:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Cancel the statement in flight (called from another thread by on_kill)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class PgSession(Session):
+    """A psycopg 3 connection (not autocommit)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.dialect = PostgresDialect()
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            return int(cur.rowcount)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            return list(cur.fetchall())
+
+    def describe(self, source_sql: str) -> list[Column]:
+        with self.conn.cursor() as cur:
+            cur.execute(self.dialect.describe_sql(source_sql))
+            return [Column(c.name, column_type_from_display(c.type_display)) for c in cur.description or ()]
+
+    def estimate_rows(self, source_sql: str) -> tuple[int, str]:
+        plan = self.scalar(self.dialect.explain_sql(source_sql))
+        rows = plan[0]["Plan"].get("Plan Rows") if plan else None
+        if rows is None:
+            return super().estimate_rows(source_sql)
+        return int(rows), "explain"
+
+    def has_primary_key(self, table: TableName, keys: Sequence[str]) -> bool:
+        return bool(self.scalar(self.dialect.primary_key_sql(), {"t": self.dialect.table(table), "k": sorted(keys)}))
+
+    def stream(self, sql: str, params: dict[str, Any], batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        with self.conn.cursor(name="mapper_stream") as cur:
+            cur.itersize = batch
+            cur.execute(sql, params or None)
+            while rows := cur.fetchmany(batch):
+                yield rows
+
+    def copy_out(self, sql: str, params: dict[str, Any]) -> Iterator[bytes]:
+        """Stream ``COPY ... TO STDOUT`` as raw bytes (never decoded into rows)."""
+        with self.conn.cursor() as cur, cur.copy(sql, params or None) as copy:
+            for data in copy:
+                yield bytes(data)
+
+    def copy_in(self, sql: str, data: Iterable[bytes]) -> int:
+        with self.conn.cursor() as cur:
+            with cur.copy(sql) as copy:
+                for block in data:
+                    copy.write(block)
+            return int(cur.rowcount)
+
+    def copy_rows(self, sql: str, batches: Iterable[list[tuple[Any, ...]]]) -> int:
+        n = 0
+        with self.conn.cursor() as cur, cur.copy(sql) as copy:
+            for rows in batches:
+                for row in rows:
+                    copy.write_row(row)
+                n += len(rows)
+        return n
+
+    def insert_batches(self, table: str, columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]) -> int:
+        return self.copy_rows(self.dialect.copy_in_sql(table, columns, binary=False), batches)
+
+    def table_exists(self, table: TableName) -> bool:
+        return bool(self.scalar("SELECT to_regclass(%(t)s) IS NOT NULL", {"t": self.dialect.table(table)}))
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def cancel(self) -> None:
+        cancel = getattr(self.conn, "cancel_safe", None) or self.conn.cancel
+        cancel()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class SaSession(Session):
+    """A SQLAlchemy connection with an open transaction."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.conn = engine.connect()  # SQLAlchemy 2 begins a transaction on first use
+        self.dialect = GenericDialect(engine.dialect)
+
+    def _text(self, sql: str) -> Any:
+        from sqlalchemy import text
+
+        return text(sql)
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        result = self.conn.execute(self._text(sql), params or {})
+        return int(result.rowcount)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.conn.execute(self._text(sql), params or {})]
+
+    def describe(self, source_sql: str) -> list[Column]:
+        sample = f"SELECT * FROM ({self.dialect.embed(source_sql)}) mapper_src LIMIT {SAMPLE_ROWS}"
+        result = self.conn.execute(self._text(sample))
+        names = list(result.keys())
+        rows = result.fetchall()
+        columns = []
+        for i, name in enumerate(names):
+            value = next((r[i] for r in rows if r[i] is not None), None)
+            kind = kind_of_python(value) if value is not None else "text"
+            columns.append(Column(name, ColumnType(kind)))
+        return columns
+
+    def stream(self, sql: str, params: dict[str, Any], batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        result = self.conn.execution_options(stream_results=True).execute(self._text(sql), params or {})
+        while rows := result.fetchmany(batch):
+            yield [tuple(r) for r in rows]
+
+    def insert_batches(self, table: str, columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]) -> int:
+        names = [f"p{i}" for i in range(len(columns))]
+        sql = f"INSERT INTO {table} ({self.dialect.cols(columns)}) VALUES ({', '.join(':' + n for n in names)})"
+        stmt, n = self._text(sql), 0
+        for rows in batches:
+            if rows:
+                self.conn.execute(stmt, [dict(zip(names, row, strict=True)) for row in rows])
+                n += len(rows)
+        return n
+
+    def table_exists(self, table: TableName) -> bool:
+        from sqlalchemy import inspect
+
+        return bool(inspect(self.conn).has_table(table.table, schema=table.schema))
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def cancel(self) -> None:
+        with contextlib.suppress(Exception):
+            raw = self.conn.connection.dbapi_connection
+            if hasattr(raw, "interrupt"):
+                raw.interrupt()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        self.engine.dispose()
+
+
+def connect(conn: Any, role: str) -> Session:
+    """Open a session on an Airflow ``Connection`` object; ``role`` ("source"/"target") is for messages."""
+    conn_type = (conn.conn_type or "").lower()
+    if conn_type in _PG_CONN_TYPES:
+        return _connect_pg(conn)
+    if conn_type == "oracle":
+        raise UnsupportedError(
+            f"{role} connection {conn.conn_id!r} is Oracle: Oracle support is not implemented in this version "
+            "(see README, 'Databases'); use PostgreSQL or a SQLAlchemy URL for now"
+        )
+    return SaSession(_sa_engine(conn, role))
+
+
+
+def _connect_pg(conn: Any) -> PgSession:
+    import psycopg
+
+    extra = conn.extra_dejson or {}
+    kwargs = {k: extra[k] for k in _PG_EXTRAS if k in extra}
+    pg = psycopg.connect(
+        host=conn.host or "localhost",
+        port=conn.port or 5432,
+        user=conn.login or None,
+        password=conn.password or None,
+        dbname=conn.schema or None,
+        application_name="airflow-mapper",
+        autocommit=False,
+        **kwargs,
+    )
+    return PgSession(pg)
+
+
+def _sa_engine(conn: Any, role: str) -> Any:
+    """SQLAlchemy engine; SQLite targets take the write lock at BEGIN (BEGIN IMMEDIATE) so parallel chunks
+    queue on the busy timeout instead of failing with a lock-upgrade deadlock."""
+    from sqlalchemy import create_engine, event
+
+    conn_type = (conn.conn_type or "").lower()
+    extra = conn.extra_dejson or {}
+    if conn_type == "sqlite":
+        begin = "BEGIN IMMEDIATE" if role == "target" else "BEGIN"
+        path = conn.host or conn.schema
+        if not path:
+            raise ConfigError(f"{role} connection {conn.conn_id!r}: a sqlite connection needs the file path as host")
+        engine = create_engine(
+            f"sqlite:///{path}", connect_args={"timeout": 120, "isolation_level": None}, poolclass=_null_pool()
+        )
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:  # pysqlite: make every transaction explicit (DDL included)
+            connection.exec_driver_sql(begin)
+
+        return engine
+    url = extra.get("sqlalchemy_url")
+    if not url:
+        raise ConfigError(
+            f"{role} connection {conn.conn_id!r} has type {conn_type!r}: set extra 'sqlalchemy_url' "
+            "to a SQLAlchemy URL for it (PostgreSQL and SQLite connections need nothing extra)"
+        )
+    return create_engine(url, poolclass=_null_pool())
+
+
+def _null_pool() -> Any:
+    from sqlalchemy.pool import NullPool
+
+    return NullPool
+
+
+def get_connection(conn_id: str) -> Any:
+    """Resolve an Airflow connection by id."""
+    from airflow_mapper_provider._compat import BaseHook
+
+    return BaseHook.get_connection(conn_id)
+
+
+@contextlib.contextmanager
+def session(conn_id: str, role: str) -> Iterator[Session]:
+    """Open a session for ``conn_id``; roll back what is uncommitted and close on every path."""
+    sess = connect(get_connection(conn_id), role)
+    try:
+        yield sess
+    finally:
+        with contextlib.suppress(Exception):
+            sess.rollback()
+        sess.close()

@@ -1,0 +1,248 @@
+"""The portable SQL vocabulary every dialect shares; dialect modules override what their database does better.
+
+This is one of the two places SQL text is built (with the dialect modules beside it). Identifiers always pass
+:meth:`Dialect.quote` (validate, then quote); values are always bind parameters, spelled by :meth:`Dialect.param`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_mapper_provider.dialects.types import Column, ColumnType
+from airflow_mapper_provider.identifiers import TableName, validate_identifier
+from airflow_mapper_provider.models import ChunkSpec, decode_value
+
+Params = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateSpec:
+    """An UPDATE of the target from a delta table ``d`` joined on the key.
+
+    :param keys: key columns joining target and delta.
+    :param sets: (column, expression) pairs; expressions refer to the delta as ``d.``.
+    :param delta_where: condition on the delta row (e.g. ``d.mapper_new = 0``).
+    :param target_flag: a boolean target column that must be TRUE (scd2: ``is_current``).
+    """
+
+    keys: Sequence[str]
+    sets: Sequence[tuple[str, str]]
+    delta_where: str
+    target_flag: str | None = None
+
+#: Alias of the user's query inside every statement that wraps it.
+SRC = "mapper_src"
+
+
+class Dialect:
+    """Portable (ANSI-leaning) SQL. Subclasses set ``name`` and override the pieces their database differs on."""
+
+    name = "portable"
+    #: The database can compute hash buckets of a key in SQL (else chunks filter in Python).
+    hash_in_sql = False
+    true_sql = "TRUE"
+    false_sql = "FALSE"
+
+    # ---- names and values -------------------------------------------------------------------------------
+    def quote(self, ident: str) -> str:
+        """Validate ``ident`` and quote it: the name is used exactly as given (case included)."""
+        return '"' + validate_identifier(ident, "identifier") + '"'
+
+    def table(self, name: TableName) -> str:
+        quoted = self.quote(name.table)
+        return f"{self.quote(name.schema)}.{quoted}" if name.schema else quoted
+
+    def cols(self, names: Sequence[str], alias: str | None = None) -> str:
+        prefix = f"{alias}." if alias else ""
+        return ", ".join(prefix + self.quote(n) for n in names)
+
+    def param(self, name: str) -> str:
+        """Placeholder of the named bind parameter ``name``."""
+        return f":{name}"
+
+    def embed(self, source_sql: str) -> str:
+        """The user's query, made safe to embed in a statement that also has bind parameters."""
+        return source_sql
+
+    def temp_name(self, base: str) -> str:
+        return self.quote(base)
+
+    # ---- types ------------------------------------------------------------------------------------------
+    def type_ddl(self, ctype: ColumnType) -> str:
+        """DDL type for a column of this dialect's tables."""
+        if ctype.dialect == self.name and ctype.native:
+            return ctype.native
+        return self.kind_ddl(ctype)
+
+    def kind_ddl(self, ctype: ColumnType) -> str:
+        k = ctype.kind
+        if k == "numeric" and ctype.precision:
+            return f"NUMERIC({ctype.precision},{ctype.scale or 0})"
+        if k in ("varchar", "char") and ctype.length:
+            return f"{'VARCHAR' if k == 'varchar' else 'CHAR'}({ctype.length})"
+        return _PORTABLE_TYPES.get(k, "TEXT")
+
+    # ---- planning ---------------------------------------------------------------------------------------
+    def describe_sql(self, source_sql: str) -> str:
+        return f"SELECT * FROM ({self.embed(source_sql)}) {SRC} WHERE 1 = 0"
+
+    def count_sql(self, source_sql: str) -> str:
+        return f"SELECT COUNT(*) FROM ({self.embed(source_sql)}) {SRC}"
+
+    def quantile_sql(self, source_sql: str, key: str) -> str:
+        """Every ``step``-th key in key order (the first excluded): the lower bounds of chunks 2..n."""
+        k = self.quote(key)
+        ranked = (
+            f"SELECT {k} AS mapper_k, ROW_NUMBER() OVER (ORDER BY {k}) AS mapper_rn "
+            f"FROM ({self.embed(source_sql)}) {SRC} WHERE {k} IS NOT NULL"
+        )
+        return (
+            f"SELECT mapper_k FROM ({ranked}) mapper_q "
+            f"WHERE {self.mod('mapper_rn - 1', self.param('step'))} = 0 AND mapper_rn > 1 ORDER BY mapper_k"
+        )
+
+    def mod(self, a: str, b: str) -> str:
+        return f"MOD({a}, {b})"
+
+    # ---- chunks -----------------------------------------------------------------------------------------
+    def hash_bucket(self, keys: Sequence[str], alias: str, buckets: int) -> str:
+        """SQL expression: the key's hash bucket in ``0..buckets-1`` (only when ``hash_in_sql``)."""
+        raise NotImplementedError(f"the {self.name} dialect computes hash buckets in Python")
+
+    def chunk_predicate(self, spec: ChunkSpec, alias: str) -> tuple[str, Params]:
+        """WHERE condition selecting the chunk's keys on ``alias`` ("" for no condition)."""
+        if spec.kind == "range":
+            k = f"{alias}.{self.quote(spec.key_columns[0])}"
+            parts, params = [], {}
+            if spec.lower is not None:
+                parts.append(f"{k} >= {self.param('lo')}")
+                params["lo"] = decode_value(spec.lower)
+            if spec.upper is not None:
+                upper = f"{k} < {self.param('hi')}"
+                parts.append(upper if spec.lower is not None else f"({upper} OR {k} IS NULL)")
+                params["hi"] = decode_value(spec.upper)
+            return " AND ".join(parts), params
+        if spec.kind == "hash" and self.hash_in_sql:
+            return f"{self.hash_bucket(spec.key_columns, alias, spec.buckets)} = {self.param('bucket')}", {
+                "bucket": spec.bucket
+            }
+        return "", {}
+
+    def filters_in_python(self, spec: ChunkSpec) -> bool:
+        """The chunk's rows must be picked in Python (hash chunk on a database without SQL hashing)."""
+        return spec.kind == "hash" and not self.hash_in_sql
+
+    def chunk_select(self, source_sql: str, columns: Sequence[str], spec: ChunkSpec) -> tuple[str, Params]:
+        """The query that reads exactly the chunk's rows."""
+        where, params = self.chunk_predicate(spec, SRC)
+        sql = f"SELECT {self.cols(columns, SRC)} FROM ({self.embed(source_sql)}) {SRC}"
+        return (f"{sql} WHERE {where}" if where else sql), params
+
+    def probe_sql(self, table: TableName, spec: ChunkSpec) -> tuple[str, Params]:
+        """Does the target hold any row in the chunk's key range? (one row or none)"""
+        where, params = self.chunk_predicate(spec, "t")
+        cond = f" WHERE {where}" if where else ""
+        return f"SELECT 1 FROM {self.table(table)} t{cond}{self.limit_one()}", params
+
+    def limit_one(self) -> str:
+        return " LIMIT 1"
+
+    # ---- DDL --------------------------------------------------------------------------------------------
+    def column_defs(self, columns: Sequence[Column], not_null: Sequence[str] = ()) -> list[str]:
+        return [
+            f"{self.quote(c.name)} {self.type_ddl(c.type)}{' NOT NULL' if c.name in not_null else ''}"
+            for c in columns
+        ]
+
+    def create_table_sql(
+        self, table: TableName, columns: Sequence[Column], primary_key: Sequence[str] = ()
+    ) -> str:
+        defs = self.column_defs(columns, primary_key)
+        if primary_key:
+            defs.append(f"PRIMARY KEY ({self.cols(primary_key)})")
+        return f"CREATE TABLE {self.table(table)} (\n  " + ",\n  ".join(defs) + "\n)"
+
+    def create_index_sql(
+        self, table: TableName, name: str, columns: Sequence[str], unique: bool = False, where: str = ""
+    ) -> str:
+        index = self.quote(name)
+        if table.schema and self.index_in_schema():
+            index = f"{self.quote(table.schema)}.{index}"
+        cond = f" WHERE {where}" if where else ""
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        return f"CREATE {kind} {index} ON {self.table(table)} ({self.cols(columns)}){cond}"
+
+    def index_in_schema(self) -> bool:
+        return False
+
+    def create_schema_sql(self, schema: str) -> str:
+        return f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}"
+
+    def create_staging_sql(self, name: str, columns: Sequence[Column]) -> str:
+        defs = ", ".join(self.column_defs(columns))
+        return f"CREATE TEMPORARY TABLE {self.temp_name(name)} ({defs})"
+
+    def create_temp_as_sql(self, name: str, select_sql: str) -> str:
+        return f"CREATE TEMPORARY TABLE {self.temp_name(name)} AS {select_sql}"
+
+    def drop_temp_sql(self, name: str) -> str:
+        return f"DROP TABLE IF EXISTS {self.temp_name(name)}"
+
+    # ---- apply building blocks -------------------------------------------------------------------------
+    def differs(self, a: str, b: str) -> str:
+        """Null-safe 'a and b differ'."""
+        return f"({a} <> {b} OR ({a} IS NULL AND {b} IS NOT NULL) OR ({a} IS NOT NULL AND {b} IS NULL))"
+
+    def key_join(self, keys: Sequence[str], left: str, right: str) -> str:
+        return " AND ".join(f"{left}.{self.quote(k)} = {right}.{self.quote(k)}" for k in keys)
+
+    def update_from_sql(self, target: TableName, source: str, upd: UpdateSpec) -> str:
+        """UPDATE target rows matched by key in ``source`` (alias ``d``) where ``upd.delta_where`` holds.
+
+        Portable form: correlated subqueries (works on every SQL database).
+        """
+        t = self.table(target)
+        match = self.key_join(upd.keys, "d", t)
+        src = self.temp_name(source)
+        assigns = ", ".join(
+            f"{self.quote(col)} = (SELECT {expr} FROM {src} d WHERE {match})" if expr.startswith("d.")
+            else f"{self.quote(col)} = {expr}"
+            for col, expr in upd.sets
+        )
+        cond = f"EXISTS (SELECT 1 FROM {src} d WHERE {match} AND {upd.delta_where})"
+        if upd.target_flag:
+            cond += f" AND {t}.{self.quote(upd.target_flag)} = {self.true_sql}"
+        return f"UPDATE {t} SET {assigns} WHERE {cond}"
+
+    def analyze_sql(self, name: str) -> str:
+        """Refresh planner statistics of a temp table ("" where the database needs nothing)."""
+        return ""
+
+    def row_hash_expr(self, columns: Sequence[Column], alias: str) -> str | None:
+        """SQL for the scd2 row hash over ``columns``; None when the hash is computed in Python at staging."""
+        return None
+
+
+_PORTABLE_TYPES = {
+    "bool": "BOOLEAN",
+    "smallint": "SMALLINT",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "numeric": "NUMERIC",
+    "real": "REAL",
+    "double": "DOUBLE PRECISION",
+    "text": "TEXT",
+    "varchar": "VARCHAR",
+    "char": "CHAR",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMP WITH TIME ZONE",
+    "time": "TIME",
+    "bytes": "BLOB",
+    "json": "TEXT",
+    "uuid": "CHAR(36)",
+    "interval": "TEXT",
+    "other": "TEXT",
+}

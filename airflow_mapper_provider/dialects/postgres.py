@@ -1,0 +1,137 @@
+"""PostgreSQL: COPY in and out (binary), hash buckets in SQL, EXPLAIN estimates, UPDATE ... FROM."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from airflow_mapper_provider.dialects.base import SRC, Dialect, UpdateSpec
+from airflow_mapper_provider.dialects.types import Column, ColumnType
+from airflow_mapper_provider.identifiers import TableName
+
+_KINDS = {
+    "int2": "smallint",
+    "int4": "int",
+    "int8": "bigint",
+    "numeric": "numeric",
+    "float4": "real",
+    "float8": "double",
+    "text": "text",
+    "varchar": "varchar",
+    "bpchar": "char",
+    "bool": "bool",
+    "date": "date",
+    "timestamp": "timestamp",
+    "timestamptz": "timestamptz",
+    "time": "time",
+    "bytea": "bytes",
+    "json": "json",
+    "jsonb": "json",
+    "uuid": "uuid",
+    "interval": "interval",
+}
+
+#: Types whose values hash_record_extended can hash (everything with a hash opclass we expect in a row).
+_HASHABLE = frozenset(_KINDS) - {"json"}
+
+_PG_TYPES = {
+    "bool": "boolean",
+    "double": "double precision",
+    "bytes": "bytea",
+    "json": "jsonb",
+    "uuid": "uuid",
+    "interval": "interval",
+    "timestamptz": "timestamptz",
+}
+
+
+def column_type_from_display(display: str) -> ColumnType:
+    """ColumnType from psycopg's ``Column.type_display`` (e.g. ``numeric(12,2)``, ``bpchar(2)``)."""
+    match = re.match(r"^([a-z0-9_ ]+?)(?:\((\d+)(?:,(\d+))?\))?(\[\])?$", display)
+    if not match:
+        return ColumnType("other", display, PostgresDialect.name)
+    base, a, b, array = match.groups()
+    kind = "other" if array else _KINDS.get(base, "other")
+    length = int(a) if a and kind in ("varchar", "char") else None
+    precision = int(a) if a and kind == "numeric" else None
+    scale = int(b) if b and kind == "numeric" else (0 if precision is not None else None)
+    return ColumnType(kind, display, PostgresDialect.name, length, precision, scale)
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL 12+ through psycopg 3 (``%(name)s`` parameters)."""
+
+    name = "postgres"
+    hash_in_sql = True
+
+    def param(self, name: str) -> str:
+        return f"%({name})s"
+
+    def embed(self, source_sql: str) -> str:
+        # psycopg reads '%' as a placeholder marker whenever parameters are passed.
+        return source_sql.replace("%", "%%")
+
+    def kind_ddl(self, ctype: ColumnType) -> str:
+        if ctype.kind in _PG_TYPES:
+            return _PG_TYPES[ctype.kind]
+        return super().kind_ddl(ctype)
+
+    def index_in_schema(self) -> bool:
+        return False
+
+    # ---- planning ---------------------------------------------------------------------------------------
+    def explain_sql(self, source_sql: str) -> str:
+        return f"EXPLAIN (FORMAT JSON) {source_sql}"
+
+    def primary_key_sql(self) -> str:
+        """Is the primary key of table %(t)s exactly the sorted column names %(k)s?"""
+        return (
+            "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass(%(t)s) AND i.indisprimary "
+            "AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a "
+            "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = %(k)s::text[])"
+        )
+
+    def describe_sql(self, source_sql: str) -> str:
+        return f"SELECT * FROM ({source_sql}) {SRC} LIMIT 0"
+
+    # ---- chunks -----------------------------------------------------------------------------------------
+    def hash_bucket(self, keys: Sequence[str], alias: str, buckets: int) -> str:
+        text = f"concat_ws('|', {self.cols(keys, alias)})"
+        return f"mod(hashtextextended({text}, 0) & 9223372036854775807, {int(buckets)})"
+
+    def copy_out_sql(self, select_sql: str) -> str:
+        return f"COPY ({select_sql}) TO STDOUT (FORMAT BINARY)"
+
+    def copy_in_sql(self, table: str, columns: Sequence[str], binary: bool = True) -> str:
+        fmt = " (FORMAT BINARY)" if binary else ""
+        return f"COPY {table} ({self.cols(columns)}) FROM STDIN{fmt}"
+
+    # ---- DDL / staging ----------------------------------------------------------------------------------
+    def create_staging_sql(self, name: str, columns: Sequence[Column]) -> str:
+        defs = ", ".join(self.column_defs(columns))
+        return f"CREATE TEMPORARY TABLE {self.temp_name(name)} ({defs}) ON COMMIT DROP"
+
+    def create_temp_as_sql(self, name: str, select_sql: str) -> str:
+        return f"CREATE TEMPORARY TABLE {self.temp_name(name)} ON COMMIT DROP AS {select_sql}"
+
+    def analyze_sql(self, name: str) -> str:
+        return f"ANALYZE {self.temp_name(name)}"
+
+    # ---- apply ------------------------------------------------------------------------------------------
+    def differs(self, a: str, b: str) -> str:
+        return f"{a} IS DISTINCT FROM {b}"
+
+    def update_from_sql(self, target: TableName, source: str, upd: UpdateSpec) -> str:
+        assigns = ", ".join(f"{self.quote(col)} = {expr}" for col, expr in upd.sets)
+        cond = f"{self.key_join(upd.keys, 't', 'd')} AND {upd.delta_where}"
+        if upd.target_flag:
+            cond += f" AND t.{self.quote(upd.target_flag)}"
+        return f"UPDATE {self.table(target)} t SET {assigns} FROM {self.temp_name(source)} d WHERE {cond}"
+
+    def row_hash_expr(self, columns: Sequence[Column], alias: str) -> str | None:
+        if not columns:
+            return "'0'"
+        row = f"ROW({self.cols([c.name for c in columns], alias)})"
+        if all(c.type.dialect == self.name and c.type.native.split("(")[0] in _HASHABLE for c in columns):
+            return f"hash_record_extended({row}, 0)::text"
+        return f"md5({row}::text)"

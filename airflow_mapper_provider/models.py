@@ -1,0 +1,178 @@
+"""XCom payloads: small JSON dicts with a schema_version, never rows.
+
+Values that travel (chunk bounds, checkpoints) are encoded with a type tag so that a bound read back after a
+retry compares exactly like the one the plan froze: ``{"t": "int", "v": "42"}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_DECODERS: dict[str, Any] = {
+    "int": int,
+    "float": float,
+    "decimal": decimal.Decimal,
+    "str": str,
+    "bool": lambda v: v == "true",
+    "date": dt.date.fromisoformat,
+    "datetime": dt.datetime.fromisoformat,
+    "time": dt.time.fromisoformat,
+    "uuid": uuid.UUID,
+}
+
+
+def encode_value(value: Any) -> dict[str, str] | None:
+    """Encode a key or checkpoint value as ``{"t": tag, "v": text}`` (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return {"t": "bool", "v": "true" if value else "false"}
+    if isinstance(value, int):
+        return {"t": "int", "v": str(value)}
+    if isinstance(value, float):
+        return {"t": "float", "v": repr(value)}
+    if isinstance(value, decimal.Decimal):
+        return {"t": "decimal", "v": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"t": "datetime", "v": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"t": "date", "v": value.isoformat()}
+    if isinstance(value, dt.time):
+        return {"t": "time", "v": value.isoformat()}
+    if isinstance(value, uuid.UUID):
+        return {"t": "uuid", "v": str(value)}
+    if isinstance(value, str):
+        return {"t": "str", "v": value}
+    raise TypeError(f"cannot encode a value of type {type(value).__name__} as a chunk bound or checkpoint")
+
+
+def decode_value(data: dict[str, str] | None) -> Any:
+    """Inverse of :func:`encode_value`."""
+    if data is None:
+        return None
+    return _DECODERS[data["t"]](data["v"])
+
+
+def display_value(data: dict[str, str] | None) -> str:
+    """Short text of an encoded value for labels and logs ("" for unbounded)."""
+    return "" if data is None else data["v"]
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """One planned chunk, frozen by plan; a retried chunk reads exactly these rows.
+
+    kind ``"all"``: the whole source; ``"range"``: ``lower <= key < upper`` on one key column (None = unbounded;
+    the first range also takes NULL keys); ``"hash"``: rows whose key hashes to ``bucket`` of ``buckets``.
+    """
+
+    index: int
+    count: int
+    kind: str
+    key_columns: tuple[str, ...] = ()
+    lower: dict[str, str] | None = None
+    upper: dict[str, str] | None = None
+    bucket: int = 0
+    buckets: int = 1
+    effective_time: str = ""
+    sql_fingerprint: str = ""
+    estimated_rows: int = 0
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def label(self) -> str:
+        """Readable grid label, e.g. ``chunk 3/40 customer_id 100000..149999``."""
+        head = f"chunk {self.index + 1}/{self.count}"
+        if self.kind == "range":
+            return f"{head} {self.key_columns[0]} {display_value(self.lower)}..{display_value(self.upper)}"
+        if self.kind == "hash":
+            return f"{head} hash({', '.join(self.key_columns)}) bucket {self.bucket}/{self.buckets}"
+        return f"{head} all rows"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["key_columns"] = list(self.key_columns)
+        data["label"] = self.label
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkSpec:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["key_columns"] = tuple(values.get("key_columns") or ())
+        return cls(**values)
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk did; also the row of the chunk ledger."""
+
+    index: int
+    status: str = "success"
+    lower: str = ""
+    upper: str = ""
+    attempt: int = 1
+    rows_read: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_expired: int = 0
+    rows_unchanged: int = 0
+    rows_rejected: int = 0
+    seconds_read: float = 0.0
+    seconds_apply: float = 0.0
+    seconds_total: float = 0.0
+    path: str = ""
+    from_ledger: bool = False
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkResult:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+COUNTERS = ("rows_read", "rows_inserted", "rows_updated", "rows_expired", "rows_unchanged", "rows_rejected")
+
+
+@dataclass
+class RunSummary:
+    """Totals over a run's chunks, as written to the job log."""
+
+    status: str
+    chunks_planned: int
+    chunks_succeeded: int
+    rows_read: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_expired: int = 0
+    rows_unchanged: int = 0
+    rows_rejected: int = 0
+    failed_chunks: list[int] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_results(cls, planned: list[int], results: list[ChunkResult]) -> RunSummary:
+        """Reconcile planned chunk indexes with the ledger's successful results."""
+        done = {r.index: r for r in results if r.status == "success" and r.index in set(planned)}
+        summary = cls(
+            status="success" if len(done) == len(planned) else "failed",
+            chunks_planned=len(planned),
+            chunks_succeeded=len(done),
+            failed_chunks=sorted(set(planned) - set(done)),
+        )
+        for result in done.values():
+            for name in COUNTERS:
+                setattr(summary, name, getattr(summary, name) + getattr(result, name))
+        return summary
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

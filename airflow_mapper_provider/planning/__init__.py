@@ -1,0 +1,12 @@
+"""Pure planning: row estimates and key distributions in, frozen chunk specs out."""
+
+from airflow_mapper_provider.planning.chunks import (
+    PlanInputs,
+    bucket_of,
+    chunk_contains,
+    choose_layout,
+    make_chunks,
+    thin_bounds,
+)
+
+__all__ = ["PlanInputs", "bucket_of", "choose_layout", "chunk_contains", "make_chunks", "thin_bounds"]

@@ -1,0 +1,137 @@
+"""Chunk layout: how many chunks, of which kind, with which frozen bounds.
+
+No I/O here. The operator measures (row estimate, key quantiles) through the dialect and passes the numbers in.
+Range bounds come from the key's real distribution (every ``step``-th key in key order), so skewed and sparse
+keys still give chunks of about ``chunk_size`` rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_mapper_provider.models import ChunkSpec, encode_value
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """What the planner needs to decide a layout.
+
+    :param estimated_rows: cheap estimate of the source rows.
+    :param chunk_size: target rows per chunk.
+    :param min_rows_for_parallel: below this estimate, a single chunk.
+    :param max_chunks: hard cap on chunks (Airflow's ``[core] max_map_length``).
+    :param key_columns: business key (may be empty for append).
+    :param key_orderable: the single key column has a total order usable for ranges.
+    """
+
+    estimated_rows: int
+    chunk_size: int
+    min_rows_for_parallel: int
+    max_chunks: int
+    key_columns: tuple[str, ...]
+    key_orderable: bool
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The planner's decision: ``kind`` ("all", "range", "hash"), chunk count and range step."""
+
+    kind: str
+    chunks: int
+    step: int
+    reason: str
+
+
+def choose_layout(inputs: PlanInputs) -> Layout:
+    """Decide single chunk, key ranges or hash buckets, never more than ``max_chunks`` chunks."""
+    est = max(inputs.estimated_rows, 0)
+    if not inputs.key_columns:
+        return Layout("all", 1, 0, "no key columns: one chunk (give key_columns to load in parallel)")
+    if est < inputs.min_rows_for_parallel:
+        return Layout("all", 1, 0, f"estimate {est} < min_rows_for_parallel {inputs.min_rows_for_parallel}")
+    chunks = max(1, math.ceil(est / inputs.chunk_size))
+    step = inputs.chunk_size
+    if chunks > inputs.max_chunks:
+        chunks = inputs.max_chunks
+        step = math.ceil(est / chunks)
+    if chunks == 1:
+        return Layout("all", 1, 0, f"estimate {est} fits one chunk of {inputs.chunk_size}")
+    if len(inputs.key_columns) == 1 and inputs.key_orderable:
+        return Layout("range", chunks, step, f"{chunks} key ranges of about {step} rows")
+    return Layout("hash", chunks, step, f"{chunks} hash buckets of the key (composite or unordered key)")
+
+
+def thin_bounds(bounds: Sequence[Any], max_chunks: int) -> list[Any]:
+    """Distinct, sorted bounds, thinned evenly so that ``len(result) + 1 <= max_chunks``."""
+    unique = sorted(set(bounds))
+    keep = max_chunks - 1
+    if len(unique) <= keep:
+        return unique
+    stride = len(unique) / (keep + 1)
+    return sorted({unique[min(len(unique) - 1, int(round(stride * (i + 1))))] for i in range(keep)})
+
+
+def make_chunks(
+    layout: Layout,
+    key_columns: Sequence[str],
+    bounds: Sequence[Any] = (),
+    *,
+    effective_time: str = "",
+    sql_fingerprint: str = "",
+    estimated_rows: int = 0,
+) -> list[ChunkSpec]:
+    """Turn a layout (and, for ranges, the measured lower bounds) into frozen chunk specs.
+
+    Ranges are half-open ``[lower, upper)``; the first is unbounded below (and takes NULL keys), the last is
+    unbounded above, so every key lands in exactly one chunk.
+    """
+    common = {
+        "key_columns": tuple(key_columns),
+        "effective_time": effective_time,
+        "sql_fingerprint": sql_fingerprint,
+        "estimated_rows": estimated_rows,
+    }
+    if layout.kind == "hash":
+        n = layout.chunks
+        return [ChunkSpec(index=i, count=n, kind="hash", bucket=i, buckets=n, **common) for i in range(n)]
+    if layout.kind == "range" and bounds:
+        edges: list[Any] = [None, *bounds, None]
+        n = len(edges) - 1
+        return [
+            ChunkSpec(
+                index=i,
+                count=n,
+                kind="range",
+                lower=encode_value(edges[i]),
+                upper=encode_value(edges[i + 1]),
+                **common,
+            )
+            for i in range(n)
+        ]
+    return [ChunkSpec(index=0, count=1, kind="all", **common)]
+
+
+def bucket_of(key: Sequence[Any], buckets: int) -> int:
+    """Portable hash bucket of a key tuple (used where the database has no usable hash function)."""
+    text = "\x1f".join("\x00" if v is None else f"{type(v).__name__}:{v}" for v in key)
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % buckets
+
+
+def chunk_contains(spec: ChunkSpec, key: Sequence[Any]) -> bool:
+    """Python mirror of a chunk's predicate: does ``key`` belong to ``spec``?"""
+    from airflow_mapper_provider.models import decode_value
+
+    if spec.kind == "all":
+        return True
+    if spec.kind == "hash":
+        return bucket_of(key, spec.buckets) == spec.bucket
+    value = key[0]
+    lower, upper = decode_value(spec.lower), decode_value(spec.upper)
+    if value is None:
+        return spec.lower is None
+    return (lower is None or value >= lower) and (upper is None or value < upper)

@@ -1,0 +1,63 @@
+"""The tables the mapper owns (``mapper_joblog``, ``mapper_chunklog``): layout and creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airflow_mapper_provider.db import Session
+from airflow_mapper_provider.dialects import Column, ColumnType
+from airflow_mapper_provider.identifiers import TableName
+
+_T = ColumnType("text")
+_TS = ColumnType("timestamptz")
+_INT = ColumnType("int")
+_BIG = ColumnType("bigint")
+_FLOAT = ColumnType("double")
+
+COUNTER_COLUMNS = ("rows_read", "rows_inserted", "rows_updated", "rows_expired", "rows_unchanged", "rows_rejected")
+
+JOBLOG_COLUMNS = (
+    ("mapref", _T), ("run_id", _T), ("status", _T),
+    *((name, _BIG) for name in COUNTER_COLUMNS),
+    ("chunks_planned", _INT), ("chunks_succeeded", _INT),
+    ("checkpoint_before", _T), ("checkpoint_after", _T),
+    ("started_at", _TS), ("finished_at", _TS),
+    ("load_strategy", _T), ("target_table", _T), ("message", _T),
+)  # fmt: skip
+
+CHUNKLOG_COLUMNS = (
+    ("mapref", _T), ("run_id", _T), ("chunk_index", _INT),
+    ("lower_bound", _T), ("upper_bound", _T), ("status", _T), ("attempt", _INT),
+    *((name, _BIG) for name in COUNTER_COLUMNS),
+    ("started_at", _TS), ("finished_at", _TS),
+    ("seconds_read", _FLOAT), ("seconds_apply", _FLOAT), ("path", _T), ("message", _T),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MapperTables:
+    """Names of the mapper tables in ``schema`` (None: the connection's default schema)."""
+
+    schema: str | None
+
+    @property
+    def joblog(self) -> TableName:
+        return TableName("mapper_joblog", self.schema)
+
+    @property
+    def chunklog(self) -> TableName:
+        return TableName("mapper_chunklog", self.schema)
+
+    def ensure(self, sess: Session) -> None:
+        """Create the schema and the mapper tables where missing (idempotent; caller commits)."""
+        d = sess.dialect
+        if self.schema and not sess.table_exists(self.joblog):
+            sess.execute(d.create_schema_sql(self.schema))
+        specs = (
+            (self.joblog, JOBLOG_COLUMNS, ("mapref", "run_id")),
+            (self.chunklog, CHUNKLOG_COLUMNS, ("mapref", "run_id", "chunk_index")),
+        )
+        for table, columns, key in specs:
+            if not sess.table_exists(table):
+                cols = [Column(name, ctype) for name, ctype in columns]
+                sess.execute(d.create_table_sql(table, cols, primary_key=key))

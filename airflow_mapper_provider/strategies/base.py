@@ -1,0 +1,124 @@
+"""What a chunk runs after staging: checks, then statements whose row counts feed the chunk's counters.
+
+Every strategy is expressed with the dialect's building blocks, so adding a database never touches this file.
+Shape (scd1/scd2), after the ANCHORS lessons: compute the delta once in a read-only join into a temp table
+(unchanged rows are filtered out before any write), then write from the delta.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_mapper_provider.dialects import Column, Dialect, UpdateSpec
+from airflow_mapper_provider.identifiers import TableName
+
+STAGE = "mapper_stage"
+DELTA = "mapper_delta"
+#: Staging column that carries a row hash computed in Python (dialects without SQL hashing).
+PY_HASH = "mapper_row_hash"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement; its row count is added to ``counter`` (None: not counted)."""
+
+    name: str
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+    counter: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """A query returning one count that must be zero, else the chunk fails with ``message``."""
+
+    name: str
+    sql: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ApplyContext:
+    """Everything a strategy needs to render its statements.
+
+    :param columns: the source columns, in order (all staged).
+    :param empty_target: the chunk's key range holds no target rows (skip the compare join).
+    :param python_hash: staging carries :data:`PY_HASH` (scd2 on a dialect without SQL row hashing).
+    """
+
+    dialect: Dialect
+    target: TableName
+    columns: Sequence[Column]
+    keys: Sequence[str]
+    strategy: str
+    effective_time: Any = None
+    empty_target: bool = False
+    python_hash: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def values(self) -> list[Column]:
+        """Non-key columns: the ones compared for change detection."""
+        keys = set(self.keys)
+        return [c for c in self.columns if c.name not in keys]
+
+
+def key_checks(ctx: ApplyContext) -> list[Check]:
+    """scd1/scd2 need a non-null key, once per extract."""
+    d, stage = ctx.dialect, ctx.dialect.temp_name(STAGE)
+    nulls = " OR ".join(f"{d.quote(k)} IS NULL" for k in ctx.keys)
+    keys = d.cols(ctx.keys)
+    return [
+        Check(
+            "null_keys",
+            f"SELECT COUNT(*) FROM {stage} WHERE {nulls}",
+            "{n} row(s) have NULL in a key column ({keys}): scd loads need a non-null business key; "
+            "filter or fix them in source_sql",
+        ),
+        Check(
+            "duplicate_keys",
+            f"SELECT COUNT(*) FROM (SELECT {keys} FROM {stage} GROUP BY {keys} HAVING COUNT(*) > 1) mapper_dup",
+            "{n} key(s) appear more than once in the extract ({keys}): make source_sql return one row per "
+            "key (e.g. ROW_NUMBER() over the key, keeping the newest)",
+        ),
+    ]
+
+
+def delta_step(ctx: ApplyContext, current_only: bool) -> Step:
+    """Staged rows that are new or differ from the target, flagged ``mapper_new`` (1 new key, 0 changed)."""
+    d = ctx.dialect
+    on = d.key_join(ctx.keys, "t", "s")
+    if current_only:
+        on += f" AND t.{d.quote('is_current')} = {d.true_sql}"
+    first_key = f"t.{d.quote(ctx.keys[0])}"
+    changed = [d.differs(f"t.{d.quote(c.name)}", f"s.{d.quote(c.name)}") for c in ctx.values]
+    where = " OR ".join([f"{first_key} IS NULL", *changed])
+    extra = f", s.{d.quote(PY_HASH)}" if ctx.python_hash else ""
+    select = (
+        f"SELECT {d.cols(ctx.names, 's')}{extra}, CASE WHEN {first_key} IS NULL THEN 1 ELSE 0 END AS mapper_new "
+        f"FROM {d.temp_name(STAGE)} s LEFT JOIN {d.table(ctx.target)} t ON {on} WHERE {where}"
+    )
+    return Step("delta", d.create_temp_as_sql(DELTA, select))
+
+
+def apply_plan(ctx: ApplyContext) -> tuple[list[Check], list[Step]]:
+    """The checks and statements for ``ctx.strategy`` (staging already filled)."""
+    from airflow_mapper_provider.strategies import append, scd1, scd2
+
+    module = {"append": append, "scd1": scd1, "scd2": scd2}[ctx.strategy]
+    checks = [] if ctx.strategy == "append" else key_checks(ctx)
+    steps = [s for s in _prelude(ctx) if s.sql] + module.steps(ctx)
+    return checks, steps
+
+
+def _prelude(ctx: ApplyContext) -> list[Step]:
+    return [Step("analyze", ctx.dialect.analyze_sql(STAGE))]
+
+
+def update_step(ctx: ApplyContext, upd: UpdateSpec, counter: str, params: dict[str, Any] | None = None) -> Step:
+    return Step("update", ctx.dialect.update_from_sql(ctx.target, DELTA, upd), params or {}, counter)

@@ -1,0 +1,90 @@
+"""MapperOperator: the user-facing object, a TaskGroup wiring plan -> load_chunk (mapped) -> finalize."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_mapper_provider._compat import TaskGroup, TriggerRule
+from airflow_mapper_provider.config import MapperConfig
+from airflow_mapper_provider.operators import (
+    MapperFinalizeOperator,
+    MapperLoadChunkOperator,
+    MapperPlanOperator,
+)
+from airflow_mapper_provider.operators.load import MAP_INDEX_TEMPLATE
+
+
+class MapperOperator(TaskGroup):
+    """Move the rows of ``source_sql`` into ``target_table`` in parallel chunks (append, scd1 or scd2).
+
+    Creates the tasks ``<task_id>.plan``, ``<task_id>.load_chunk`` (one mapped instance per chunk) and
+    ``<task_id>.finalize``. Invalid configuration raises :class:`~airflow_mapper_provider.exceptions.ConfigError`
+    when the DAG file is parsed.
+
+    :param task_id: id of the task group.
+    :param source_conn_id: Airflow connection of the source (PostgreSQL, SQLite or a SQLAlchemy URL).
+    :param source_sql: the source query (templated; a path ending in .sql is read as a template).
+    :param target_conn_id: Airflow connection of the target.
+    :param target_table: ``[schema.]table``; created if missing.
+    :param key_columns: business key, one or more columns (required for scd1/scd2).
+    :param load_strategy: ``"append"``, ``"scd1"`` or ``"scd2"``.
+    :param chunk_size: target rows per chunk.
+    :param min_rows_for_parallel: below this row estimate a single chunk is planned.
+    :param max_active_chunks: cap on chunks running at once within one run.
+    :param mapref: job identity in the mapper tables (default ``"<dag_id>.<task_id>"``).
+    :param metadata_schema: schema of the ``mapper_*`` tables (default: the target table's schema).
+    :param task_kwargs: applied to the three tasks (retries, retry_delay, pool, ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        source_conn_id: str,
+        source_sql: str,
+        target_conn_id: str,
+        target_table: str,
+        key_columns: Sequence[str] | None = None,
+        load_strategy: str = "scd1",
+        chunk_size: int = 50_000,
+        min_rows_for_parallel: int = 100_000,
+        max_active_chunks: int | None = None,
+        mapref: str | None = None,
+        metadata_schema: str | None = None,
+        **task_kwargs: Any,
+    ) -> None:
+        super().__init__(group_id=task_id)
+        dag_id = self.dag.dag_id if self.dag is not None else "nodag"
+        cfg = MapperConfig(
+            source_conn_id=source_conn_id,
+            target_conn_id=target_conn_id,
+            target_table=target_table,
+            mapref=mapref or f"{dag_id}.{self.group_id}",
+            key_columns=tuple(key_columns or ()),
+            load_strategy=load_strategy,
+            chunk_size=chunk_size,
+            min_rows_for_parallel=min_rows_for_parallel,
+            max_active_chunks=max_active_chunks,
+            metadata_schema=metadata_schema,
+        )
+        self.config = cfg
+        conf = cfg.to_dict()
+        with self:
+            self.plan = MapperPlanOperator(task_id="plan", config=conf, source_sql=source_sql, **task_kwargs)
+            self.load = MapperLoadChunkOperator.partial(
+                task_id="load_chunk",
+                config=conf,
+                source_sql=source_sql,
+                map_index_template=MAP_INDEX_TEMPLATE,
+                max_active_tis_per_dagrun=max_active_chunks,
+                **task_kwargs,
+            ).expand(chunk=self.plan.output)
+            self.finalize = MapperFinalizeOperator(
+                task_id="finalize",
+                config=conf,
+                chunks=self.plan.output,
+                trigger_rule=TriggerRule.ALL_DONE,
+                **task_kwargs,
+            )
+            self.load >> self.finalize
