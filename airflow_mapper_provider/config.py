@@ -6,6 +6,7 @@ before any database is touched. Templated values (``source_sql``) are checked ag
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,26 +52,9 @@ class MapperConfig:
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
         if self.load_strategy not in LOAD_STRATEGIES:
-            raise ConfigError(
-                f"unknown load_strategy {self.load_strategy!r}: use one of {', '.join(LOAD_STRATEGIES)}"
-            )
+            raise ConfigError(f"unknown load_strategy {self.load_strategy!r}: use one of {', '.join(LOAD_STRATEGIES)}")
         TableName.parse(self.target_table, "target_table")
-        if isinstance(self.key_columns, str):
-            raise ConfigError("key_columns must be a list of column names, e.g. ['customer_id'], not a string")
-        keys = tuple(self.key_columns)
-        object.__setattr__(self, "key_columns", keys)
-        for key in keys:
-            validate_identifier(key, "key column")
-        if len({k.lower() for k in keys}) != len(keys):
-            raise ConfigError(f"key_columns {list(keys)} name a column twice: list each key column once")
-        if self.load_strategy in ("scd1", "scd2") and not keys:
-            raise ConfigError(
-                f"load_strategy {self.load_strategy!r} needs key_columns: give the business key, "
-                "e.g. key_columns=['customer_id']"
-            )
-        clash = [k for k in keys if k.lower() in SCD2_COLUMNS]
-        if self.load_strategy == "scd2" and clash:
-            raise ConfigError(f"key column(s) {clash} clash with the scd2 columns {SCD2_COLUMNS}: rename them")
+        object.__setattr__(self, "key_columns", _validate_keys(self.key_columns, self.load_strategy))
         _positive_int("chunk_size", self.chunk_size)
         _positive_int("min_rows_for_parallel", self.min_rows_for_parallel, allow_zero=True)
         if self.max_active_chunks is not None:
@@ -100,6 +84,24 @@ class MapperConfig:
         values = dict(data)
         values["key_columns"] = tuple(values.get("key_columns") or ())
         return cls(**values)
+
+
+def _validate_keys(key_columns: Iterable[str], strategy: str) -> tuple[str, ...]:
+    if isinstance(key_columns, str):
+        raise ConfigError("key_columns must be a list of column names, e.g. ['customer_id'], not a string")
+    keys = tuple(key_columns)
+    for key in keys:
+        validate_identifier(key, "key column")
+    if len({k.lower() for k in keys}) != len(keys):
+        raise ConfigError(f"key_columns {list(keys)} name a column twice: list each key column once")
+    if strategy in ("scd1", "scd2") and not keys:
+        raise ConfigError(
+            f"load_strategy {strategy!r} needs key_columns: give the business key, e.g. key_columns=['customer_id']"
+        )
+    clash = [k for k in keys if k.lower() in SCD2_COLUMNS]
+    if strategy == "scd2" and clash:
+        raise ConfigError(f"key column(s) {clash} clash with the scd2 columns {SCD2_COLUMNS}: rename them")
+    return keys
 
 
 def _positive_int(name: str, value: object, allow_zero: bool = False) -> None:

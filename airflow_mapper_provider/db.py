@@ -21,7 +21,15 @@ from airflow_mapper_provider.identifiers import TableName
 log = logging.getLogger(__name__)
 
 _PG_CONN_TYPES = ("postgres", "postgresql")
-_PG_EXTRAS = ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout", "options", "target_session_attrs")
+_PG_EXTRAS = (
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "connect_timeout",
+    "options",
+    "target_session_attrs",
+)
 SAMPLE_ROWS = 1000
 
 
@@ -75,6 +83,8 @@ class Session:
 
 class PgSession(Session):
     """A psycopg 3 connection (not autocommit)."""
+
+    dialect: PostgresDialect
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -175,8 +185,7 @@ class SaSession(Session):
         return [tuple(r) for r in self.conn.execute(self._text(sql), params or {})]
 
     def describe(self, source_sql: str) -> list[Column]:
-        sample = f"SELECT * FROM ({self.dialect.embed(source_sql)}) mapper_src LIMIT {SAMPLE_ROWS}"
-        result = self.conn.execute(self._text(sample))
+        result = self.conn.execute(self._text(self.dialect.sample_sql(source_sql)), {"n": SAMPLE_ROWS})
         names = list(result.keys())
         rows = result.fetchall()
         columns = []
@@ -193,8 +202,7 @@ class SaSession(Session):
 
     def insert_batches(self, table: str, columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]) -> int:
         names = [f"p{i}" for i in range(len(columns))]
-        sql = f"INSERT INTO {table} ({self.dialect.cols(columns)}) VALUES ({', '.join(':' + n for n in names)})"
-        stmt, n = self._text(sql), 0
+        stmt, n = self._text(self.dialect.insert_values_sql(table, columns, names)), 0
         for rows in batches:
             if rows:
                 self.conn.execute(stmt, [dict(zip(names, row, strict=True)) for row in rows])
@@ -237,7 +245,6 @@ def connect(conn: Any, role: str) -> Session:
     return SaSession(_sa_engine(conn, role))
 
 
-
 def _connect_pg(conn: Any) -> PgSession:
     import psycopg
 
@@ -269,7 +276,9 @@ def _sa_engine(conn: Any, role: str) -> Any:
         if not path:
             raise ConfigError(f"{role} connection {conn.conn_id!r}: a sqlite connection needs the file path as host")
         engine = create_engine(
-            f"sqlite:///{path}", connect_args={"timeout": 120, "isolation_level": None}, poolclass=_null_pool()
+            f"sqlite:///{path}",
+            connect_args={"timeout": 120, "isolation_level": None},
+            poolclass=_null_pool(),
         )
 
         @event.listens_for(engine, "begin")

@@ -15,7 +15,11 @@ log = logging.getLogger(__name__)
 
 
 def finalize_run(
-    cfg: MapperConfig, run_id: str, chunks: list[dict[str, Any]] | None, target: Session, started_seconds: float = 0
+    cfg: MapperConfig,
+    run_id: str,
+    chunks: list[dict[str, Any]] | None,
+    target: Session,
+    started_seconds: float = 0,
 ) -> RunSummary:
     """Write the run's job log row; raise :class:`ChunkFailedError` (after writing it) if any chunk failed.
 

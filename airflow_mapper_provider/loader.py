@@ -148,7 +148,7 @@ class ChunkJob:
     def _binary_ok(self, ctx: ApplyContext, direct: bool) -> bool:
         if not direct:
             return True  # staging has the source's exact types
-        have = {c.name: c.type.native for c in self.target.describe(f"SELECT * FROM {self.target.dialect.table(self.cfg.table)}")}
+        have = {c.name: c.type.native for c in self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))}
         return all(have.get(c.name) == c.type.native for c in ctx.columns)
 
     def _batches(self, select: str, params: dict[str, Any], ctx: ApplyContext) -> Iterator[list[tuple[Any, ...]]]:
@@ -180,7 +180,9 @@ class ChunkJob:
             counts["rows_inserted"] = counts.pop("rows_versions") - expired
         return counts
 
-    def _result(self, rows: int, counts: dict[str, int], path: str, t_read: float, t_apply: float, total: float) -> ChunkResult:
+    def _result(
+        self, rows: int, counts: dict[str, int], path: str, t_read: float, t_apply: float, total: float
+    ) -> ChunkResult:
         ins, upd = counts.get("rows_inserted", 0), counts.get("rows_updated", 0)
         return ChunkResult(
             index=self.spec.index,

@@ -27,28 +27,26 @@ _DECODERS: dict[str, Any] = {
 }
 
 
+_ENCODERS: tuple[tuple[type | tuple[type, ...], str, Any], ...] = (
+    (bool, "bool", lambda v: "true" if v else "false"),
+    (int, "int", str),
+    (float, "float", repr),
+    (decimal.Decimal, "decimal", str),
+    (dt.datetime, "datetime", lambda v: v.isoformat()),
+    (dt.date, "date", lambda v: v.isoformat()),
+    (dt.time, "time", lambda v: v.isoformat()),
+    (uuid.UUID, "uuid", str),
+    (str, "str", str),
+)
+
+
 def encode_value(value: Any) -> dict[str, str] | None:
     """Encode a key or checkpoint value as ``{"t": tag, "v": text}`` (None stays None)."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        return {"t": "bool", "v": "true" if value else "false"}
-    if isinstance(value, int):
-        return {"t": "int", "v": str(value)}
-    if isinstance(value, float):
-        return {"t": "float", "v": repr(value)}
-    if isinstance(value, decimal.Decimal):
-        return {"t": "decimal", "v": str(value)}
-    if isinstance(value, dt.datetime):
-        return {"t": "datetime", "v": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {"t": "date", "v": value.isoformat()}
-    if isinstance(value, dt.time):
-        return {"t": "time", "v": value.isoformat()}
-    if isinstance(value, uuid.UUID):
-        return {"t": "uuid", "v": str(value)}
-    if isinstance(value, str):
-        return {"t": "str", "v": value}
+    for py_type, tag, to_text in _ENCODERS:  # order matters: bool before int, datetime before date
+        if isinstance(value, py_type):
+            return {"t": tag, "v": to_text(value)}
     raise TypeError(f"cannot encode a value of type {type(value).__name__} as a chunk bound or checkpoint")
 
 

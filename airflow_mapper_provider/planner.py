@@ -58,7 +58,12 @@ def plan_run(
         bounds = thin_bounds([r[0] for r in rows], max_chunks)
     source.rollback()
     chunks = make_chunks(
-        layout, keys, bounds, effective_time=effective_time, sql_fingerprint=fingerprint(sql), estimated_rows=estimate
+        layout,
+        keys,
+        bounds,
+        effective_time=effective_time,
+        sql_fingerprint=fingerprint(sql),
+        estimated_rows=estimate,
     )
     ChunkLedger(tables, cfg.mapref).start_run(target, run_id, cfg.load_strategy, str(cfg.table), len(chunks))
     target.commit()

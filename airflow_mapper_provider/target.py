@@ -68,7 +68,7 @@ def ensure_target(sess: Session, cfg: MapperConfig, columns: Sequence[Column]) -
 
 
 def _check_existing(sess: Session, cfg: MapperConfig, columns: Sequence[Column]) -> None:
-    have = {c.name for c in sess.describe(f"SELECT * FROM {sess.dialect.table(cfg.table)}")}
+    have = {c.name for c in sess.describe(sess.dialect.select_all_sql(cfg.table))}
     need = [c.name for c in columns]
     if cfg.load_strategy == "scd2":
         need += list(SCD2_COLUMNS)

@@ -32,6 +32,7 @@ class UpdateSpec:
     delta_where: str
     target_flag: str | None = None
 
+
 #: Alias of the user's query inside every statement that wraps it.
 SRC = "mapper_src"
 
@@ -69,6 +70,33 @@ class Dialect:
     def temp_name(self, base: str) -> str:
         return self.quote(base)
 
+    # ---- simple statements on the mapper's own tables (equality conditions, all values bound) --------------
+    def select_all_sql(self, table: TableName) -> str:
+        return f"SELECT * FROM {self.table(table)}"
+
+    def select_sql(self, table: TableName, names: Sequence[str], where: Sequence[str], order_by: str = "") -> str:
+        order = f" ORDER BY {self.quote(order_by)}" if order_by else ""
+        return f"SELECT {self.cols(names)} FROM {self.table(table)} WHERE {self._equal(where)}{order}"
+
+    def insert_sql(self, table: TableName, names: Sequence[str]) -> str:
+        values = ", ".join(self.param(n) for n in names)
+        return f"INSERT INTO {self.table(table)} ({self.cols(names)}) VALUES ({values})"
+
+    def insert_values_sql(self, table_sql: str, names: Sequence[str], params: Sequence[str]) -> str:
+        """INSERT of one row into an already quoted table (staging or target), values bound by ``params``."""
+        values = ", ".join(self.param(p) for p in params)
+        return f"INSERT INTO {table_sql} ({self.cols(names)}) VALUES ({values})"
+
+    def delete_sql(self, table: TableName, where: Sequence[str]) -> str:
+        return f"DELETE FROM {self.table(table)} WHERE {self._equal(where)}"
+
+    def update_sql(self, table: TableName, names: Sequence[str], where: Sequence[str]) -> str:
+        sets = ", ".join(f"{self.quote(n)} = {self.param(n)}" for n in names)
+        return f"UPDATE {self.table(table)} SET {sets} WHERE {self._equal(where, prefix='w_')}"
+
+    def _equal(self, names: Sequence[str], prefix: str = "") -> str:
+        return " AND ".join(f"{self.quote(n)} = {self.param(prefix + n)}" for n in names)
+
     # ---- types ------------------------------------------------------------------------------------------
     def type_ddl(self, ctype: ColumnType) -> str:
         """DDL type for a column of this dialect's tables."""
@@ -87,6 +115,10 @@ class Dialect:
     # ---- planning ---------------------------------------------------------------------------------------
     def describe_sql(self, source_sql: str) -> str:
         return f"SELECT * FROM ({self.embed(source_sql)}) {SRC} WHERE 1 = 0"
+
+    def sample_sql(self, source_sql: str) -> str:
+        """The first ``:n`` rows of the query (to infer types where the driver reports none)."""
+        return f"SELECT * FROM ({self.embed(source_sql)}) {SRC} LIMIT {self.param('n')}"
 
     def count_sql(self, source_sql: str) -> str:
         return f"SELECT COUNT(*) FROM ({self.embed(source_sql)}) {SRC}"
@@ -152,13 +184,10 @@ class Dialect:
     # ---- DDL --------------------------------------------------------------------------------------------
     def column_defs(self, columns: Sequence[Column], not_null: Sequence[str] = ()) -> list[str]:
         return [
-            f"{self.quote(c.name)} {self.type_ddl(c.type)}{' NOT NULL' if c.name in not_null else ''}"
-            for c in columns
+            f"{self.quote(c.name)} {self.type_ddl(c.type)}{' NOT NULL' if c.name in not_null else ''}" for c in columns
         ]
 
-    def create_table_sql(
-        self, table: TableName, columns: Sequence[Column], primary_key: Sequence[str] = ()
-    ) -> str:
+    def create_table_sql(self, table: TableName, columns: Sequence[Column], primary_key: Sequence[str] = ()) -> str:
         defs = self.column_defs(columns, primary_key)
         if primary_key:
             defs.append(f"PRIMARY KEY ({self.cols(primary_key)})")
@@ -207,7 +236,8 @@ class Dialect:
         match = self.key_join(upd.keys, "d", t)
         src = self.temp_name(source)
         assigns = ", ".join(
-            f"{self.quote(col)} = (SELECT {expr} FROM {src} d WHERE {match})" if expr.startswith("d.")
+            f"{self.quote(col)} = (SELECT {expr} FROM {src} d WHERE {match})"
+            if expr.startswith("d.")
             else f"{self.quote(col)} = {expr}"
             for col, expr in upd.sets
         )

@@ -42,9 +42,11 @@ class MapperLoadChunkOperator(BaseOperator):
         cfg = load_config(self.config)
         spec = ChunkSpec.from_dict(self.chunk)
         ti = context["ti"]
-        with airflow_errors(), db.session(cfg.source_conn_id, "source") as src, db.session(
-            cfg.target_conn_id, "target"
-        ) as tgt:
+        with (
+            airflow_errors(),
+            db.session(cfg.source_conn_id, "source") as src,
+            db.session(cfg.target_conn_id, "target") as tgt,
+        ):
             self._sessions = [src, tgt]
             try:
                 job = ChunkJob(cfg, spec, self.source_sql, context["run_id"], int(ti.try_number or 1), src, tgt)

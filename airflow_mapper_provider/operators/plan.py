@@ -30,9 +30,11 @@ class MapperPlanOperator(BaseOperator):
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         cfg = load_config(self.config)
-        with airflow_errors(), db.session(cfg.source_conn_id, "source") as src, db.session(
-            cfg.target_conn_id, "target"
-        ) as tgt:
+        with (
+            airflow_errors(),
+            db.session(cfg.source_conn_id, "source") as src,
+            db.session(cfg.target_conn_id, "target") as tgt,
+        ):
             return plan_run(
                 cfg, self.source_sql, context["run_id"], effective_time(context), max_map_length(), src, tgt
             )

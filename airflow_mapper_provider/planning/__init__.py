@@ -3,8 +3,8 @@
 from airflow_mapper_provider.planning.chunks import (
     PlanInputs,
     bucket_of,
-    chunk_contains,
     choose_layout,
+    chunk_contains,
     make_chunks,
     thin_bounds,
 )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_mapper_provider.models import ChunkSpec, encode_value
+from airflow_mapper_provider.models import ChunkSpec, decode_value, encode_value
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def thin_bounds(bounds: Sequence[Any], max_chunks: int) -> list[Any]:
     if len(unique) <= keep:
         return unique
     stride = len(unique) / (keep + 1)
-    return sorted({unique[min(len(unique) - 1, int(round(stride * (i + 1))))] for i in range(keep)})
+    return sorted({unique[min(len(unique) - 1, round(stride * (i + 1)))] for i in range(keep)})
 
 
 def make_chunks(
@@ -89,7 +89,7 @@ def make_chunks(
     Ranges are half-open ``[lower, upper)``; the first is unbounded below (and takes NULL keys), the last is
     unbounded above, so every key lands in exactly one chunk.
     """
-    common = {
+    common: dict[str, Any] = {
         "key_columns": tuple(key_columns),
         "effective_time": effective_time,
         "sql_fingerprint": sql_fingerprint,
@@ -124,8 +124,6 @@ def bucket_of(key: Sequence[Any], buckets: int) -> int:
 
 def chunk_contains(spec: ChunkSpec, key: Sequence[Any]) -> bool:
     """Python mirror of a chunk's predicate: does ``key`` belong to ``spec``?"""
-    from airflow_mapper_provider.models import decode_value
-
     if spec.kind == "all":
         return True
     if spec.kind == "hash":

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from airflow_mapper_provider.db import Session
+from airflow_mapper_provider.identifiers import TableName
 from airflow_mapper_provider.models import COUNTERS, ChunkResult, RunSummary
 from airflow_mapper_provider.state.tables import CHUNKLOG_COLUMNS, JOBLOG_COLUMNS, MapperTables
+
+_CHUNK_FIELDS = ("chunk_index", "status", "lower_bound", "upper_bound", "attempt", *COUNTERS,
+                 "seconds_read", "seconds_apply", "path")  # fmt: skip
 
 
 def utcnow() -> dt.datetime:
@@ -28,14 +33,17 @@ class ChunkLedger:
     # ---- chunk ledger -----------------------------------------------------------------------------------
     def lookup(self, sess: Session, run_id: str, index: int) -> ChunkResult | None:
         """The recorded successful result of chunk ``index`` in ``run_id``, if any."""
-        rows = self._select_chunks(sess, run_id, "AND chunk_index = {p} AND status = 'success'", {"i": index})
-        return rows[0] if rows else None
+        found = self._chunks(sess, {"run_id": run_id, "chunk_index": index, "status": "success"})
+        return found[0] if found else None
 
     def results(self, sess: Session, run_id: str) -> list[ChunkResult]:
-        return self._select_chunks(sess, run_id, "", {})
+        """Every ledger row of the run, by chunk index."""
+        return self._chunks(sess, {"run_id": run_id})
 
-    def record_chunk(self, sess: Session, run_id: str, result: ChunkResult, started: dt.datetime, msg: str = "") -> None:
-        """Upsert the chunk's ledger row (delete + insert; caller's transaction)."""
+    def record_chunk(
+        self, sess: Session, run_id: str, result: ChunkResult, started: dt.datetime, msg: str = ""
+    ) -> None:
+        """Upsert the chunk's ledger row (caller's transaction)."""
         values: dict[str, Any] = {
             "mapref": self.mapref, "run_id": run_id, "chunk_index": result.index,
             "lower_bound": result.lower, "upper_bound": result.upper, "status": result.status,
@@ -44,65 +52,53 @@ class ChunkLedger:
             "path": result.path, "message": msg[:2000],
             **{name: getattr(result, name) for name in COUNTERS},
         }  # fmt: skip
-        self._upsert(sess, self.tables.chunklog, CHUNKLOG_COLUMNS, values, ("mapref", "run_id", "chunk_index"))
+        _replace(sess, self.tables.chunklog, values, ("mapref", "run_id", "chunk_index"))
 
-    def _select_chunks(self, sess: Session, run_id: str, extra: str, params: dict[str, Any]) -> list[ChunkResult]:
-        d = sess.dialect
-        names = ["chunk_index", "status", "lower_bound", "upper_bound", "attempt", *COUNTERS,
-                 "seconds_read", "seconds_apply", "path"]  # fmt: skip
-        sql = (
-            f"SELECT {d.cols(names)} FROM {d.table(self.tables.chunklog)} "
-            f"WHERE mapref = {d.param('m')} AND run_id = {d.param('r')} {extra.format(p=d.param('i'))} "
-            "ORDER BY chunk_index"
-        )
+    def _chunks(self, sess: Session, where: dict[str, Any]) -> list[ChunkResult]:
+        where = {"mapref": self.mapref, **where}
+        sql = sess.dialect.select_sql(self.tables.chunklog, _CHUNK_FIELDS, list(where), order_by="chunk_index")
         out = []
-        for row in sess.query(sql, {"m": self.mapref, "r": run_id, **params}):
-            data = dict(zip(names, row, strict=True))
+        for row in sess.query(sql, where):
+            data = {k: v for k, v in zip(_CHUNK_FIELDS, row, strict=True) if v is not None}
             data["index"] = data.pop("chunk_index")
-            data["lower"], data["upper"] = data.pop("lower_bound") or "", data.pop("upper_bound") or ""
-            out.append(ChunkResult.from_dict({k: v for k, v in data.items() if v is not None}))
+            data["lower"], data["upper"] = data.pop("lower_bound", ""), data.pop("upper_bound", "")
+            out.append(ChunkResult.from_dict(data))
         return out
 
     # ---- job log ----------------------------------------------------------------------------------------
     def start_run(self, sess: Session, run_id: str, strategy: str, table: str, planned: int) -> None:
+        """The run's job log row, status 'running' (replaces the row of an earlier try of the same run)."""
         values = {
             "mapref": self.mapref, "run_id": run_id, "status": "running", "chunks_planned": planned,
             "chunks_succeeded": 0, "started_at": utcnow(), "load_strategy": strategy, "target_table": table,
             **{name: 0 for name in COUNTERS},
         }  # fmt: skip
-        self._upsert(sess, self.tables.joblog, JOBLOG_COLUMNS, values, ("mapref", "run_id"))
+        _replace(sess, self.tables.joblog, values, ("mapref", "run_id"))
 
     def finish_run(self, sess: Session, run_id: str, summary: RunSummary, message: str = "") -> None:
-        d = sess.dialect
+        """Close the run's job log row with the reconciled totals (creates it if plan never wrote it)."""
         values: dict[str, Any] = {
             "status": summary.status, "chunks_planned": summary.chunks_planned,
             "chunks_succeeded": summary.chunks_succeeded, "finished_at": utcnow(), "message": message[:2000],
             **{name: getattr(summary, name) for name in COUNTERS},
         }  # fmt: skip
-        sets = ", ".join(f"{d.quote(k)} = {d.param(k)}" for k in values)
-        sql = (
-            f"UPDATE {d.table(self.tables.joblog)} SET {sets} "
-            f"WHERE mapref = {d.param('m')} AND run_id = {d.param('r')}"
-        )
-        if sess.execute(sql, {**values, "m": self.mapref, "r": run_id}) == 0:
-            started = {"mapref": self.mapref, "run_id": run_id, "started_at": None, **values}
-            self._upsert(sess, self.tables.joblog, JOBLOG_COLUMNS, started, ("mapref", "run_id"))
+        sql = sess.dialect.update_sql(self.tables.joblog, list(values), ["mapref", "run_id"])
+        if sess.execute(sql, {**values, "w_mapref": self.mapref, "w_run_id": run_id}) == 0:
+            _replace(
+                sess, self.tables.joblog, {"mapref": self.mapref, "run_id": run_id, **values}, ("mapref", "run_id")
+            )
 
     def job_row(self, sess: Session, run_id: str) -> dict[str, Any] | None:
-        d = sess.dialect
+        """The run's job log row as a dict."""
         names = [n for n, _ in JOBLOG_COLUMNS]
-        sql = (
-            f"SELECT {d.cols(names)} FROM {d.table(self.tables.joblog)} "
-            f"WHERE mapref = {d.param('m')} AND run_id = {d.param('r')}"
-        )
-        rows = sess.query(sql, {"m": self.mapref, "r": run_id})
-        return dict(zip(names, rows[0], strict=True)) if rows else None
+        sql = sess.dialect.select_sql(self.tables.joblog, names, ["mapref", "run_id"])
+        found = sess.query(sql, {"mapref": self.mapref, "run_id": run_id})
+        return dict(zip(names, found[0], strict=True)) if found else None
 
-    @staticmethod
-    def _upsert(sess: Session, table: Any, layout: Any, values: dict[str, Any], key: tuple[str, ...]) -> None:
-        d = sess.dialect
-        where = " AND ".join(f"{d.quote(k)} = {d.param(k)}" for k in key)
-        sess.execute(f"DELETE FROM {d.table(table)} WHERE {where}", {k: values[k] for k in key})
-        names = [n for n, _ in layout if n in values]
-        placeholders = ", ".join(d.param(n) for n in names)
-        sess.execute(f"INSERT INTO {d.table(table)} ({d.cols(names)}) VALUES ({placeholders})", values)
+
+def _replace(sess: Session, table: TableName, values: dict[str, Any], key: Sequence[str]) -> None:
+    """Delete + insert by primary key, inside the caller's transaction."""
+    sess.execute(sess.dialect.delete_sql(table, key), {k: values[k] for k in key})
+    known = {n for n, _ in (*JOBLOG_COLUMNS, *CHUNKLOG_COLUMNS)}
+    names = [n for n in values if n in known]
+    sess.execute(sess.dialect.insert_sql(table, names), {n: values[n] for n in names})

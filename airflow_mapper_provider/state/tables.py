@@ -14,7 +14,14 @@ _INT = ColumnType("int")
 _BIG = ColumnType("bigint")
 _FLOAT = ColumnType("double")
 
-COUNTER_COLUMNS = ("rows_read", "rows_inserted", "rows_updated", "rows_expired", "rows_unchanged", "rows_rejected")
+COUNTER_COLUMNS = (
+    "rows_read",
+    "rows_inserted",
+    "rows_updated",
+    "rows_expired",
+    "rows_unchanged",
+    "rows_rejected",
+)
 
 JOBLOG_COLUMNS = (
     ("mapref", _T), ("run_id", _T), ("status", _T),

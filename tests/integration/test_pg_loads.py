@@ -75,7 +75,9 @@ def test_scd2_three_runs_keep_history(pg_dbs):
     pg_exec(pg_dbs.source_dsn, "UPDATE customers SET balance = 0 WHERE customer_id % 100 = 0")  # 52 keys, 50 again
     pg_exec(pg_dbs.source_dsn, "UPDATE customers SET country = NULL WHERE customer_id = 7")
     _, _, s3 = run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r3", SQL, RUN3)
-    changed3 = len(rows(pg_dbs.source_dsn, "SELECT 1 FROM customers WHERE customer_id % 100 = 0 AND customer_id > 0")) + 1
+    changed3 = (
+        len(rows(pg_dbs.source_dsn, "SELECT 1 FROM customers WHERE customer_id % 100 = 0 AND customer_id > 0")) + 1
+    )
     assert (s3.rows_inserted, s3.rows_updated, s3.rows_expired) == (0, changed3, changed3)
 
     assert current_rows(pg_dbs.target_dsn, t) == source_rows(pg_dbs.source_dsn)
@@ -100,6 +102,7 @@ def test_append_loads_every_row(pg_dbs):
     cfg = config("append", "dw.fact_customer")
     _, results, s = run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r1", SQL)
     assert s.rows_read == s.rows_inserted == 3_000 and s.rows_unchanged == 0
+    assert {r.path for r in results} == {"copy-direct"}  # append never stages
     assert source_rows(pg_dbs.target_dsn, "dw.fact_customer") == source_rows(pg_dbs.source_dsn)
     run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r2", SQL)  # a new run appends again
     assert rows(pg_dbs.target_dsn, "SELECT count(*), count(DISTINCT customer_id) FROM dw.fact_customer") == [
@@ -139,7 +142,7 @@ def test_chunk_failing_midway_leaves_target_untouched(pg_dbs, strategy):
     bad = SQL.replace("balance,", "balance + 0 * (1 / (customer_id - 3500)) AS balance,")
     with sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):
         chunks = plan_run(cfg, bad, "r2", RUN2, 1024, src, tgt)
-        with pytest.raises(Exception, match="(?i)division by zero"):
+        with pytest.raises(Exception, match=r"(?i)division by zero"):
             ChunkJob(cfg, ChunkSpec.from_dict(chunks[0]), bad, "r2", 1, src, tgt).run()
     assert rows(pg_dbs.target_dsn, "SELECT * FROM dw.atomic ORDER BY 1") == before
     ledger = rows(pg_dbs.target_dsn, "SELECT status, rows_read, message FROM dw.mapper_chunklog WHERE run_id = 'r2'")
@@ -147,7 +150,10 @@ def test_chunk_failing_midway_leaves_target_untouched(pg_dbs, strategy):
 
 
 def test_composite_key_hash_buckets_cover_every_key_once(pg_dbs):
-    pg_exec(pg_dbs.source_dsn, "CREATE TABLE lines (order_id int, line_no int, qty int, PRIMARY KEY (order_id, line_no))")
+    pg_exec(
+        pg_dbs.source_dsn,
+        "CREATE TABLE lines (order_id int, line_no int, qty int, PRIMARY KEY (order_id, line_no))",
+    )
     pg_exec(pg_dbs.source_dsn, "INSERT INTO lines SELECT g / 10, g % 10, g FROM generate_series(0, 29999) g")
     pg_exec(pg_dbs.source_dsn, "ANALYZE lines")
     cfg = config("scd1", "dw.lines", keys=("order_id", "line_no"), chunk_size=3_000)
@@ -197,4 +203,7 @@ def test_cross_database_paths_sqlite_to_pg_and_back(pg_dbs, tmp_path):
     _, _, s2 = run_all(cfg_back, pg_dbs.target_uri, f"sqlite:///{back}", "r1", sql_back)
     assert s2.rows_inserted == 3_000
     with sqlite3.connect(back) as c:
-        assert c.execute("SELECT count(*), sum(item_id) FROM items_copy").fetchone() == (3_000, sum(range(3001)))
+        assert c.execute("SELECT count(*), sum(item_id) FROM items_copy").fetchone() == (
+            3_000,
+            sum(range(3001)),
+        )
