@@ -271,6 +271,7 @@ def _sa_engine(conn: Any, role: str) -> Any:
     conn_type = (conn.conn_type or "").lower()
     extra = conn.extra_dejson or {}
     if conn_type == "sqlite":
+        _register_sqlite_adapters()
         begin = "BEGIN IMMEDIATE" if role == "target" else "BEGIN"
         path = conn.host or conn.schema
         if not path:
@@ -293,6 +294,19 @@ def _sa_engine(conn: Any, role: str) -> Any:
             "to a SQLAlchemy URL for it (PostgreSQL and SQLite connections need nothing extra)"
         )
     return create_engine(url, poolclass=_null_pool())
+
+
+def _register_sqlite_adapters() -> None:
+    """sqlite3 cannot bind Decimal, UUID or JSON values from other sources: store them as exact text."""
+    import decimal
+    import json
+    import sqlite3
+    import uuid
+
+    sqlite3.register_adapter(decimal.Decimal, str)
+    sqlite3.register_adapter(uuid.UUID, str)
+    sqlite3.register_adapter(dict, json.dumps)
+    sqlite3.register_adapter(list, json.dumps)
 
 
 def _null_pool() -> Any:

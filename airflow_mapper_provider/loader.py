@@ -29,7 +29,7 @@ from airflow_mapper_provider.planning import bucket_of
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.ledger import utcnow
 from airflow_mapper_provider.strategies import ApplyContext, apply_plan
-from airflow_mapper_provider.strategies.base import PY_HASH, STAGE
+from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class ChunkJob:
         direct = self._direct_ok(ctx)
         into = self.target.dialect.table(self.cfg.table) if direct else self.target.dialect.temp_name(STAGE)
         if not direct:
-            self.target.execute(self.target.dialect.create_staging_sql(STAGE, self._staging_columns(ctx)))
+            self._create_staging(ctx)
         rows, path = self._transfer(sql, ctx, into, direct)
         t1 = time.monotonic()
         counts = {"rows_inserted": rows} if direct else self._apply(ctx)
@@ -129,9 +129,13 @@ class ChunkJob:
             and self.target.has_primary_key(self.cfg.table, self.cfg.key_columns)
         )
 
-    def _staging_columns(self, ctx: ApplyContext) -> list[Column]:
+    def _create_staging(self, ctx: ApplyContext) -> None:
+        d = self.target.dialect
+        for name in (STAGE, DELTA):
+            if sql := d.drop_temp_sql(name):
+                self.target.execute(sql)
         extra = [Column(PY_HASH, ColumnType("text"))] if ctx.python_hash else []
-        return [*ctx.columns, *extra]
+        self.target.execute(d.create_staging_sql(STAGE, [*ctx.columns, *extra]))
 
     def _transfer(self, sql: str, ctx: ApplyContext, into: str, direct: bool) -> tuple[int, str]:
         """Move the chunk's rows into ``into``; returns (rows, path name)."""

@@ -217,6 +217,7 @@ class Dialect:
         return f"CREATE TEMPORARY TABLE {self.temp_name(name)} AS {select_sql}"
 
     def drop_temp_sql(self, name: str) -> str:
+        """Drop a temp table left by an earlier chunk on this connection ("" where temp tables drop on commit)."""
         return f"DROP TABLE IF EXISTS {self.temp_name(name)}"
 
     # ---- apply building blocks -------------------------------------------------------------------------

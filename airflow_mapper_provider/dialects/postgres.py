@@ -114,6 +114,9 @@ class PostgresDialect(Dialect):
     def create_temp_as_sql(self, name: str, select_sql: str) -> str:
         return f"CREATE TEMPORARY TABLE {self.temp_name(name)} ON COMMIT DROP AS {select_sql}"
 
+    def drop_temp_sql(self, name: str) -> str:
+        return ""  # ON COMMIT DROP
+
     def analyze_sql(self, name: str) -> str:
         return f"ANALYZE {self.temp_name(name)}"
 

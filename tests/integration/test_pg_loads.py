@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_mapper_provider.exceptions import SchemaError
 from airflow_mapper_provider.loader import ChunkJob
 from airflow_mapper_provider.models import ChunkSpec
 from airflow_mapper_provider.planner import plan_run
@@ -207,3 +208,57 @@ def test_cross_database_paths_sqlite_to_pg_and_back(pg_dbs, tmp_path):
             3_000,
             sum(range(3001)),
         )
+
+
+def test_pg_to_sqlite_keeps_values(pg_dbs, tmp_path):
+    import decimal
+    import sqlite3
+
+    make_customers(pg_dbs.source_dsn, 2_500)
+    target = tmp_path / "dw.db"
+    cfg = config("scd2", "dim_customer")
+    _, results, s = run_all(cfg, pg_dbs.source_uri, f"sqlite:///{target}", "r1", SQL)
+    assert s.rows_inserted == 2_500 and {r.path for r in results} == {"rows-stage"}
+    with sqlite3.connect(target) as c:
+        got = c.execute("SELECT customer_id, balance, country, active FROM dim_customer WHERE is_current "
+                        "ORDER BY 1").fetchall()  # fmt: skip
+    want = rows(pg_dbs.source_dsn, "SELECT customer_id, balance, country, active FROM customers ORDER BY 1")
+    assert [(a, decimal.Decimal(str(b)), c, bool(d)) for a, b, c, d in got] == want
+
+
+def test_empty_source_plans_one_chunk_and_succeeds(pg_dbs):
+    pg_exec(pg_dbs.source_dsn, "CREATE TABLE customers (customer_id bigint PRIMARY KEY, name text)")
+    cfg = config("scd2", "dw.empty_dim")
+    chunks, results, s = run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r1", "SELECT * FROM customers")
+    assert [c["kind"] for c in chunks] == ["all"] and results[0].rows_read == 0
+    assert (s.status, s.rows_read, s.chunks_planned, s.chunks_succeeded) == ("success", 0, 1, 1)
+    assert rows(pg_dbs.target_dsn, "SELECT count(*) FROM dw.empty_dim") == [(0,)]
+
+
+def test_chunk_count_capped_by_max_map_length(pg_dbs):
+    make_customers(pg_dbs.source_dsn, 20_000)
+    cfg = config("scd1", "dw.capped", chunk_size=500)  # 40 chunks wanted
+    chunks, results, s = run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r1", SQL, max_chunks=6)
+    assert len(chunks) == 6 and s.rows_inserted == 20_000
+    assert max(r.rows_read for r in results) <= 20_000 // 6 + 2
+
+
+def test_existing_table_without_mapper_columns(pg_dbs):
+    make_customers(pg_dbs.source_dsn, 3_000)
+    pg_exec(pg_dbs.target_dsn, "CREATE SCHEMA dw")
+    pg_exec(pg_dbs.target_dsn, "CREATE TABLE dw.mine (customer_id bigint, name text, balance numeric, "
+                               "loaded_by text DEFAULT 'etl')")  # fmt: skip  # no primary key, an extra column
+    cfg = config("scd1", "dw.mine")
+    sql = "SELECT customer_id, name, balance FROM customers"
+    _, results, s = run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r1", sql)
+    assert s.rows_inserted == 3_000 and {r.path for r in results} == {"copy-stage"}  # no PK: never direct
+    pg_exec(pg_dbs.source_dsn, "UPDATE customers SET name = 'x' WHERE customer_id <= 10")
+    _, _, s2 = run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r2", sql)
+    assert (s2.rows_inserted, s2.rows_updated, s2.rows_unchanged) == (0, 10, 2_990)
+    assert rows(pg_dbs.target_dsn, "SELECT count(*), count(DISTINCT customer_id), min(loaded_by) FROM dw.mine") == [
+        (3_000, 3_000, "etl")
+    ]
+    pg_exec(pg_dbs.target_dsn, "CREATE TABLE dw.narrow (customer_id bigint, name text)")
+    with pytest.raises(SchemaError, match=r"lacks column\(s\) \['balance'\].*add them"):
+        run_all(config("scd1", "dw.narrow"), pg_dbs.source_uri, pg_dbs.target_uri, "r1", sql)
+    assert rows(pg_dbs.target_dsn, "SELECT count(*) FROM dw.narrow") == [(0,)]
