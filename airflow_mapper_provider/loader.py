@@ -11,6 +11,7 @@ The ledger row is written in the same transaction: a chunk that committed is nev
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -110,15 +111,21 @@ class ChunkJob:
             effective_time=dt.datetime.fromisoformat(self.spec.effective_time) if self.spec.effective_time else None,
         )
         python_hash = ctx.strategy == "scd2" and d.row_hash_expr(ctx.values, "s") is None
-        empty = ctx.strategy != "append" and self._target_range_empty()
-        return ApplyContext(**{**ctx.__dict__, "python_hash": python_hash, "empty_target": empty})
+        where, params = d.chunk_predicate(self.spec, "t") if self._target_can_select_chunk() else ("", {})
+        empty = (
+            ctx.strategy != "append" and bool(where or self.spec.kind == "all") and self._target_empty(where, params)
+        )
+        return dataclasses.replace(
+            ctx, python_hash=python_hash, empty_target=empty, target_where=where, target_params=params
+        )
 
-    def _target_range_empty(self) -> bool:
+    def _target_can_select_chunk(self) -> bool:
+        """The target dialect can select exactly the chunk's keys (hash buckets need the same hash function)."""
         spec, sd, td = self.spec, self.source.dialect, self.target.dialect
-        if spec.kind == "hash" and not (sd.hash_in_sql and td.hash_in_sql and sd.name == td.name):
-            return False  # the target cannot select the same bucket: compare against everything
-        sql, params = td.probe_sql(self.cfg.table, spec)
-        return not self.target.query(sql, params)
+        return spec.kind != "hash" or (sd.hash_in_sql and td.hash_in_sql and sd.name == td.name)
+
+    def _target_empty(self, where: str, params: dict[str, Any]) -> bool:
+        return not self.target.query(self.target.dialect.probe_sql(self.cfg.table, where), params)
 
     def _direct_ok(self, ctx: ApplyContext) -> bool:
         if ctx.strategy == "append":

@@ -172,11 +172,10 @@ class Dialect:
         sql = f"SELECT {self.cols(columns, SRC)} FROM ({self.embed(source_sql)}) {SRC}"
         return (f"{sql} WHERE {where}" if where else sql), params
 
-    def probe_sql(self, table: TableName, spec: ChunkSpec) -> tuple[str, Params]:
-        """Does the target hold any row in the chunk's key range? (one row or none)"""
-        where, params = self.chunk_predicate(spec, "t")
+    def probe_sql(self, table: TableName, where: str) -> str:
+        """One row of the target (alias ``t``) where ``where`` holds, or none: is the chunk's slice empty?"""
         cond = f" WHERE {where}" if where else ""
-        return f"SELECT 1 FROM {self.table(table)} t{cond}{self.limit_one()}", params
+        return f"SELECT 1 FROM {self.table(table)} t{cond}{self.limit_one()}"
 
     def limit_one(self) -> str:
         return " LIMIT 1"

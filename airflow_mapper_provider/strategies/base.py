@@ -56,6 +56,10 @@ class ApplyContext:
     effective_time: Any = None
     empty_target: bool = False
     python_hash: bool = False
+    #: The chunk's key predicate on the target (alias ``t``) and its parameters: the compare join then reads
+    #: only the chunk's slice of the target ("" when the target cannot select the same keys).
+    target_where: str = ""
+    target_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -95,6 +99,8 @@ def delta_step(ctx: ApplyContext, current_only: bool) -> Step:
     on = d.key_join(ctx.keys, "t", "s")
     if current_only:
         on += f" AND t.{d.quote('is_current')} = {d.true_sql}"
+    if ctx.target_where:
+        on += f" AND {ctx.target_where}"
     first_key = f"t.{d.quote(ctx.keys[0])}"
     changed = [d.differs(f"t.{d.quote(c.name)}", f"s.{d.quote(c.name)}") for c in ctx.values]
     where = " OR ".join([f"{first_key} IS NULL", *changed])
@@ -103,7 +109,7 @@ def delta_step(ctx: ApplyContext, current_only: bool) -> Step:
         f"SELECT {d.cols(ctx.names, 's')}{extra}, CASE WHEN {first_key} IS NULL THEN 1 ELSE 0 END AS mapper_new "
         f"FROM {d.temp_name(STAGE)} s LEFT JOIN {d.table(ctx.target)} t ON {on} WHERE {where}"
     )
-    return Step("delta", d.create_temp_as_sql(DELTA, select))
+    return Step("delta", d.create_temp_as_sql(DELTA, select), dict(ctx.target_params))
 
 
 def apply_plan(ctx: ApplyContext) -> tuple[list[Check], list[Step]]:
