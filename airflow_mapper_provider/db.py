@@ -188,12 +188,7 @@ class SaSession(Session):
         result = self.conn.execute(self._text(self.dialect.sample_sql(source_sql)), {"n": SAMPLE_ROWS})
         names = list(result.keys())
         rows = result.fetchall()
-        columns = []
-        for i, name in enumerate(names):
-            value = next((r[i] for r in rows if r[i] is not None), None)
-            kind = kind_of_python(value) if value is not None else "text"
-            columns.append(Column(name, ColumnType(kind)))
-        return columns
+        return [Column(name, ColumnType(merge_kinds(r[i] for r in rows))) for i, name in enumerate(names)]
 
     def stream(self, sql: str, params: dict[str, Any], batch: int) -> Iterator[list[tuple[Any, ...]]]:
         result = self.conn.execution_options(stream_results=True).execute(self._text(sql), params or {})
@@ -230,6 +225,22 @@ class SaSession(Session):
         with contextlib.suppress(Exception):
             self.conn.close()
         self.engine.dispose()
+
+
+def merge_kinds(values: Iterable[Any]) -> str:
+    """One neutral kind for a column from sampled values (SQLite stores 100.0 in a NUMERIC column as 100)."""
+    kinds = {kind_of_python(v) for v in values if v is not None}
+    if not kinds:
+        return "text"
+    if len(kinds) == 1:
+        return kinds.pop()
+    if kinds <= {"bigint", "numeric"}:
+        return "numeric"
+    if kinds <= {"bigint", "double", "numeric"}:
+        return "double"
+    if kinds <= {"timestamp", "timestamptz"}:
+        return "timestamptz"
+    return "text"
 
 
 def connect(conn: Any, role: str) -> Session:
@@ -293,7 +304,7 @@ def _sa_engine(conn: Any, role: str) -> Any:
             f"{role} connection {conn.conn_id!r} has type {conn_type!r}: set extra 'sqlalchemy_url' "
             "to a SQLAlchemy URL for it (PostgreSQL and SQLite connections need nothing extra)"
         )
-    return create_engine(url, poolclass=_null_pool())
+    return create_engine(url, poolclass=_null_pool(), hide_parameters=True)
 
 
 def _register_sqlite_adapters() -> None:

@@ -26,13 +26,14 @@ def finalize_run(
     :param chunks: the plan's ChunkSpec dicts (None when the plan itself failed).
     """
     tables = MapperTables(cfg.meta_schema)
+    tables.ensure(target)  # the plan may have failed before creating them
     ledger = ChunkLedger(tables, cfg.mapref)
     planned = [ChunkSpec.from_dict(c).index for c in chunks] if chunks is not None else []
     results = ledger.results(target, run_id) if chunks is not None else []
     summary = RunSummary.from_results(planned, results)
     message = ""
     if chunks is None:
-        summary.status, message = "failed", "plan did not complete"
+        summary.status, message = "failed", "plan did not complete: see the plan task's log"
     elif summary.failed_chunks:
         message = f"chunk(s) not finished: {_ranges(summary.failed_chunks)}"
     ledger.finish_run(target, run_id, summary, message)

@@ -9,7 +9,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-mapper-provider",
         "name": "Mapper",
-        "description": "Parallel, chunked SQL-to-warehouse loads with SCD1/SCD2, checkpoints and a job log.",
+        "description": "Parallel, chunked SQL-to-warehouse loads with SCD1/SCD2, a chunk ledger and a job log.",
         "versions": ["0.1.0"],
         "integrations": [
             {

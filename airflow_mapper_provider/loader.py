@@ -56,7 +56,8 @@ class ChunkJob:
     def run(self) -> ChunkResult:
         """Load the chunk (or return its recorded result when this run already committed it)."""
         ledger = ChunkLedger(MapperTables(self.cfg.meta_schema), self.cfg.mapref)
-        done = ledger.lookup(self.target, self.run_id, self.spec.index)
+        bounds = display_value(self.spec.lower), display_value(self.spec.upper)
+        done = ledger.lookup(self.target, self.run_id, self.spec.index, *bounds)
         if done is not None:
             done.from_ledger = True
             log.info("%s: already committed in this run (ledger); nothing to do", self.spec.label)

@@ -39,6 +39,12 @@ def plan_run(
     tables.ensure(target)
     ensure_target(target, cfg, columns)
     target.commit()
+    ledger = ChunkLedger(tables, cfg.mapref)
+    frozen = ledger.frozen_plan(target, run_id)
+    if frozen and frozen[0].get("sql_fingerprint") == fingerprint(sql):
+        target.commit()
+        log.info("plan %s: re-using the %d chunk(s) frozen by an earlier try of this run", cfg.mapref, len(frozen))
+        return frozen
 
     estimate, method = source.estimate_rows(sql)
     by_name = {c.name: c for c in columns}
@@ -65,10 +71,11 @@ def plan_run(
         sql_fingerprint=fingerprint(sql),
         estimated_rows=estimate,
     )
-    ChunkLedger(tables, cfg.mapref).start_run(target, run_id, cfg.load_strategy, str(cfg.table), len(chunks))
+    plan = [c.to_dict() for c in chunks]
+    ledger.start_run(target, run_id, cfg.load_strategy, str(cfg.table), plan)
     target.commit()
     log.info(
         "plan %s: %d row(s) by %s; %s -> %d chunk(s) in %.2f s",
         cfg.mapref, estimate, method, layout.reason, len(chunks), time.monotonic() - t0,
     )  # fmt: skip
-    return [c.to_dict() for c in chunks]
+    return plan

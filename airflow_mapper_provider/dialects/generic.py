@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow_mapper_provider.dialects.base import Dialect, UpdateSpec
 from airflow_mapper_provider.dialects.types import ColumnType
+from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.identifiers import TableName
 
 _COLON_BIND = re.compile(r"(?<![:\w\\]):(?=\w)")
@@ -67,7 +68,9 @@ class GenericDialect(Dialect):
 
     def create_schema_sql(self, schema: str) -> str:
         if self.flavor == "sqlite":
-            raise NotImplementedError("SQLite has no schemas: give target_table without a schema")
+            raise ConfigError(
+                f"SQLite has no schema {schema!r}: give target_table (and metadata_schema) without a schema"
+            )
         return super().create_schema_sql(schema)
 
     def update_from_sql(self, target: TableName, source: str, upd: UpdateSpec) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,9 +32,11 @@ class ChunkLedger:
         self.mapref = mapref
 
     # ---- chunk ledger -----------------------------------------------------------------------------------
-    def lookup(self, sess: Session, run_id: str, index: int) -> ChunkResult | None:
-        """The recorded successful result of chunk ``index`` in ``run_id``, if any."""
-        found = self._chunks(sess, {"run_id": run_id, "chunk_index": index, "status": "success"})
+    def lookup(self, sess: Session, run_id: str, index: int, lower: str, upper: str) -> ChunkResult | None:
+        """The recorded successful result of chunk ``index`` (with these bounds) in ``run_id``, if any."""
+        where = {"run_id": run_id, "chunk_index": index, "status": "success", "lower_bound": lower,
+                 "upper_bound": upper}  # fmt: skip
+        found = self._chunks(sess, where)
         return found[0] if found else None
 
     def results(self, sess: Session, run_id: str) -> list[ChunkResult]:
@@ -66,14 +69,26 @@ class ChunkLedger:
         return out
 
     # ---- job log ----------------------------------------------------------------------------------------
-    def start_run(self, sess: Session, run_id: str, strategy: str, table: str, planned: int) -> None:
-        """The run's job log row, status 'running' (replaces the row of an earlier try of the same run)."""
+    def start_run(self, sess: Session, run_id: str, strategy: str, table: str, plan: list[dict[str, Any]]) -> None:
+        """The run's job log row, status 'running', holding the frozen plan (replaces an earlier try's row)."""
         values = {
-            "mapref": self.mapref, "run_id": run_id, "status": "running", "chunks_planned": planned,
+            "mapref": self.mapref, "run_id": run_id, "status": "running", "chunks_planned": len(plan),
             "chunks_succeeded": 0, "started_at": utcnow(), "load_strategy": strategy, "target_table": table,
-            **{name: 0 for name in COUNTERS},
+            "plan_json": json.dumps(plan, separators=(",", ":")), **{name: 0 for name in COUNTERS},
         }  # fmt: skip
         _replace(sess, self.tables.joblog, values, ("mapref", "run_id"))
+
+    def frozen_plan(self, sess: Session, run_id: str) -> list[dict[str, Any]] | None:
+        """The plan an earlier try of this run froze, if any of its chunks already committed (else None)."""
+        if not self._chunks(sess, {"run_id": run_id, "status": "success"}):
+            return None
+        sql = sess.dialect.select_sql(self.tables.joblog, ["plan_json"], ["mapref", "run_id"])
+        found = sess.query(sql, {"mapref": self.mapref, "run_id": run_id})
+        if not found or not found[0][0]:
+            return None
+        sess.execute(sess.dialect.update_sql(self.tables.joblog, ["status"], ["mapref", "run_id"]),
+                     {"status": "running", "w_mapref": self.mapref, "w_run_id": run_id})  # fmt: skip
+        return list(json.loads(found[0][0]))
 
     def finish_run(self, sess: Session, run_id: str, summary: RunSummary, message: str = "") -> None:
         """Close the run's job log row with the reconciled totals (creates it if plan never wrote it)."""

@@ -29,7 +29,7 @@ JOBLOG_COLUMNS = (
     ("chunks_planned", _INT), ("chunks_succeeded", _INT),
     ("checkpoint_before", _T), ("checkpoint_after", _T),
     ("started_at", _TS), ("finished_at", _TS),
-    ("load_strategy", _T), ("target_table", _T), ("message", _T),
+    ("load_strategy", _T), ("target_table", _T), ("message", _T), ("plan_json", _T),
 )  # fmt: skip
 
 CHUNKLOG_COLUMNS = (

@@ -115,3 +115,14 @@ def test_sqlite_demo_dag(tmp_path, monkeypatch, airflow_db):
         assert c.execute("SELECT count(*), sum(is_current) FROM dim_customer").fetchone() == (60_600, 60_000)
         changed = c.execute("SELECT count(*) FROM dim_customer WHERE is_current AND name LIKE '%!'").fetchone()
         assert changed == (600,)
+
+
+def test_plan_failure_still_writes_a_failed_job_log_row(pg_conns):
+    dag = mapper_dag("t_planfail", source_sql="SELECT customer_id, name FROM no_such_table",
+                     target_table="dw.never", key_columns=["customer_id"], load_strategy="scd1")  # fmt: skip
+    dr = dag.test()
+    assert dr.state == "failed"
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert states["load.plan"] == "failed" and states["load.finalize"] == "failed"
+    got = rows(pg_conns.target_dsn, f"SELECT status, message FROM dw.mapper_joblog WHERE run_id = '{dr.run_id}'")
+    assert got == [("failed", "plan did not complete: see the plan task's log")]

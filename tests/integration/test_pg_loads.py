@@ -262,3 +262,21 @@ def test_existing_table_without_mapper_columns(pg_dbs):
     with pytest.raises(SchemaError, match=r"lacks column\(s\) \['balance'\].*add them"):
         run_all(config("scd1", "dw.narrow"), pg_dbs.source_uri, pg_dbs.target_uri, "r1", sql)
     assert rows(pg_dbs.target_dsn, "SELECT count(*) FROM dw.narrow") == [(0,)]
+
+
+def test_replanning_a_run_reuses_its_frozen_plan(pg_dbs):
+    """A cleared plan task must not move chunk bounds under chunks that already committed (append!)."""
+    make_customers(pg_dbs.source_dsn, 6_000)
+    cfg = config("append", "dw.replan")
+    with sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):
+        first = plan_run(cfg, SQL, "r1", RUN1, 1024, src, tgt)
+        for c in first[:2]:
+            ChunkJob(cfg, ChunkSpec.from_dict(c), SQL, "r1", 1, src, tgt).run()
+    pg_exec(pg_dbs.source_dsn, "DELETE FROM customers WHERE customer_id <= 1500")  # would shift every bound
+    with sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):
+        again = plan_run(cfg, SQL, "r1", RUN1, 1024, src, tgt)
+        assert again == first
+        results = [ChunkJob(cfg, ChunkSpec.from_dict(c), SQL, "r1", 2, src, tgt).run() for c in again]
+    assert [r.from_ledger for r in results] == [True, True] + [False] * (len(first) - 2)
+    # chunks 1-2 loaded keys 1..2000 before the delete; the rest load 2001..6000 under the same bounds
+    assert rows(pg_dbs.target_dsn, "SELECT count(*), count(DISTINCT customer_id) FROM dw.replan") == [(6_000, 6_000)]
