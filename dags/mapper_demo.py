@@ -1,4 +1,9 @@
-"""Demo: SQLite source -> SQLite target, scd2, in parallel chunks (the README's first command runs this)."""
+"""Demo: SQLite source -> SQLite target, scd2, in parallel chunks (the README's first command runs this).
+
+``bash scripts/demo`` creates the source (``scripts/make_demo_source.py``: 100,000 customers), defines
+the connections ``mapper_demo_src`` and ``mapper_demo_dw`` as ``AIRFLOW_CONN_*`` variables, and runs this DAG
+twice with ``airflow dags test``. The source query must match the ``customers`` table that script creates.
+"""
 
 from __future__ import annotations
 

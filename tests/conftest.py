@@ -78,9 +78,7 @@ def pg_server() -> Iterator[PgServer]:
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
     if server.is_throwaway:
-        _pg_notes.append(
-            f"PostgreSQL: throwaway cluster on port {server.port}, {server.startup_seconds:.2f}s"
-        )
+        _pg_notes.append(f"PostgreSQL: throwaway cluster on port {server.port}, {server.startup_seconds:.2f}s")
     else:
         _pg_notes.append(f"PostgreSQL: server from MAPPER_TEST_PG_DSN at {server.host}:{server.port}")
     try:

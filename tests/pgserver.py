@@ -315,8 +315,7 @@ def _check_can_switch_user() -> None:
         pwd.getpwnam(OS_USER)
     except KeyError:
         raise PgUnavailableError(
-            f"running as root and there is no {OS_USER!r} OS user to run initdb as; "
-            f"create one or set {DSN_ENV}"
+            f"running as root and there is no {OS_USER!r} OS user to run initdb as; create one or set {DSN_ENV}"
         ) from None
 
 
@@ -330,9 +329,7 @@ def _wait_ready(server: PgServer, cluster: LocalCluster) -> None:
         except psycopg.OperationalError as exc:
             if time.monotonic() > deadline:
                 cluster.stop()
-                raise PgUnavailableError(
-                    f"server did not accept connections: {exc}\n{cluster.log_tail()}"
-                ) from None
+                raise PgUnavailableError(f"server did not accept connections: {exc}\n{cluster.log_tail()}") from None
             time.sleep(0.1)
 
 
