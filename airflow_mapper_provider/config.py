@@ -6,6 +6,7 @@ before any database is touched. Templated values (``source_sql``) are checked ag
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -14,6 +15,8 @@ from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.identifiers import TableName, validate_identifier
 
 LOAD_STRATEGIES = ("append", "scd1", "scd2")
+CHECKPOINT_STRATEGIES = ("AUTO", "KEY", "PYTHON", "NONE")
+EFFECTIVE_TIMES = ("run_start", "data_interval_end")
 
 #: Column names the mapper adds to scd2 targets. Source queries must not use them.
 SCD2_COLUMNS = ("valid_from", "valid_to", "is_current", "row_hash")
@@ -33,6 +36,13 @@ class MapperConfig:
     :param max_active_chunks: cap on chunks running at once within one run (None: no cap).
     :param mapref: job identity in the mapper tables.
     :param metadata_schema: schema of the ``mapper_*`` tables (None: the target table's schema).
+    :param checkpoint_column: the source column that orders changes (timestamp, date or number).
+    :param checkpoint_strategy: ``"AUTO"`` (KEY when checkpoint_column is set, else NONE), ``"KEY"``,
+        ``"PYTHON"`` (rows processed in a deterministic order; one chunk) or ``"NONE"`` (full extract).
+    :param checkpoint_lookback: re-read window below the stored checkpoint for late commits: a timedelta, or a
+        number for numeric checkpoint columns.
+    :param detect_deletes: full extracts only: close (scd2) or delete (scd1) target keys absent from the source.
+    :param scd2_effective_time: ``"run_start"``, ``"data_interval_end"`` or the name of a source column.
     """
 
     source_conn_id: str
@@ -45,6 +55,11 @@ class MapperConfig:
     min_rows_for_parallel: int = 100_000
     max_active_chunks: int | None = None
     metadata_schema: str | None = None
+    checkpoint_column: str | None = None
+    checkpoint_strategy: str = "AUTO"
+    checkpoint_lookback: dt.timedelta | int | float | None = None
+    detect_deletes: bool = False
+    scd2_effective_time: str = "run_start"
 
     def __post_init__(self) -> None:
         for name in ("source_conn_id", "target_conn_id", "mapref"):
@@ -61,6 +76,19 @@ class MapperConfig:
             _positive_int("max_active_chunks", self.max_active_chunks)
         if self.metadata_schema is not None:
             validate_identifier(self.metadata_schema, "metadata_schema")
+        _validate_incremental(self)
+
+    @property
+    def checkpoint_mode(self) -> str:
+        """The resolved checkpoint strategy: KEY, PYTHON or NONE."""
+        if self.checkpoint_strategy == "AUTO":
+            return "KEY" if self.checkpoint_column else "NONE"
+        return self.checkpoint_strategy
+
+    @property
+    def effective_column(self) -> str | None:
+        """The source column giving each scd2 version its valid_from (None: one effective time per run)."""
+        return None if self.scd2_effective_time in EFFECTIVE_TIMES else self.scd2_effective_time
 
     @property
     def table(self) -> TableName:
@@ -76,6 +104,8 @@ class MapperConfig:
         """A JSON-friendly dict (operator arguments must serialize with the DAG)."""
         data = asdict(self)
         data["key_columns"] = list(self.key_columns)
+        if isinstance(self.checkpoint_lookback, dt.timedelta):
+            data["checkpoint_lookback"] = {"seconds": self.checkpoint_lookback.total_seconds()}
         return data
 
     @classmethod
@@ -83,6 +113,9 @@ class MapperConfig:
         """Inverse of :meth:`to_dict`."""
         values = dict(data)
         values["key_columns"] = tuple(values.get("key_columns") or ())
+        lookback = values.get("checkpoint_lookback")
+        if isinstance(lookback, dict):
+            values["checkpoint_lookback"] = dt.timedelta(seconds=lookback["seconds"])
         return cls(**values)
 
 
@@ -102,6 +135,49 @@ def _validate_keys(key_columns: Iterable[str], strategy: str) -> tuple[str, ...]
     if strategy == "scd2" and clash:
         raise ConfigError(f"key column(s) {clash} clash with the scd2 columns {SCD2_COLUMNS}: rename them")
     return keys
+
+
+def _validate_incremental(cfg: MapperConfig) -> None:
+    """Checkpoint, delete-detection and effective-time options, and how they combine."""
+    if cfg.checkpoint_strategy not in CHECKPOINT_STRATEGIES:
+        raise ConfigError(
+            f"unknown checkpoint_strategy {cfg.checkpoint_strategy!r}: use one of {', '.join(CHECKPOINT_STRATEGIES)}"
+        )
+    if cfg.checkpoint_column is not None:
+        validate_identifier(cfg.checkpoint_column, "checkpoint_column")
+    mode = cfg.checkpoint_mode
+    if mode == "KEY" and not cfg.checkpoint_column:
+        raise ConfigError("checkpoint_strategy 'KEY' needs checkpoint_column, e.g. checkpoint_column='updated_at'")
+    _validate_lookback(cfg, mode)
+    if cfg.detect_deletes and (mode != "NONE" or cfg.load_strategy == "append"):
+        raise ConfigError(
+            "detect_deletes needs a full extract into scd1 or scd2: checkpoint_strategy 'NONE' "
+            "(no checkpoint_column) and load_strategy 'scd1' or 'scd2'"
+        )
+    eff = cfg.scd2_effective_time
+    if eff not in EFFECTIVE_TIMES:
+        validate_identifier(eff, "scd2_effective_time (run_start, data_interval_end or a source column)")
+        if cfg.load_strategy != "scd2":
+            raise ConfigError("scd2_effective_time names a column, but load_strategy is not 'scd2'")
+
+
+def _validate_lookback(cfg: MapperConfig, mode: str) -> None:
+    lookback = cfg.checkpoint_lookback
+    if lookback is None:
+        return
+    if isinstance(lookback, bool) or not isinstance(lookback, (dt.timedelta, int, float)) or _negative(lookback):
+        raise ConfigError("checkpoint_lookback must be a timedelta or a non-negative number (or None)")
+    if mode != "KEY":
+        raise ConfigError("checkpoint_lookback applies to checkpoint_strategy 'KEY' only: set checkpoint_column")
+    if cfg.load_strategy == "append":
+        raise ConfigError(
+            "checkpoint_lookback with load_strategy 'append' would append re-read rows twice: "
+            "use scd1 (idempotent re-reads) or no lookback"
+        )
+
+
+def _negative(value: dt.timedelta | int | float) -> bool:
+    return value < dt.timedelta(0) if isinstance(value, dt.timedelta) else value < 0
 
 
 def _positive_int(name: str, value: object, allow_zero: bool = False) -> None:

@@ -51,9 +51,9 @@ class Session:
     def describe(self, source_sql: str) -> list[Column]:
         raise NotImplementedError
 
-    def estimate_rows(self, source_sql: str) -> tuple[int, str]:
-        """Row estimate of ``source_sql`` and its method; the portable fallback counts exactly."""
-        return int(self.scalar(self.dialect.count_sql(source_sql)) or 0), "count"
+    def estimate_rows(self, source_sql: str, where: str = "", params: dict[str, Any] | None = None) -> tuple[int, str]:
+        """Row estimate of ``source_sql`` (restricted by ``where``) and its method; the portable way counts."""
+        return int(self.scalar(self.dialect.count_sql(source_sql, where), params) or 0), "count"
 
     def has_primary_key(self, table: TableName, keys: Sequence[str]) -> bool:
         """The table's primary key is exactly ``keys`` (then a bulk insert cannot duplicate a key)."""
@@ -82,7 +82,11 @@ class Session:
 
 
 class PgSession(Session):
-    """A psycopg 3 connection (not autocommit)."""
+    """A psycopg 3 connection (not autocommit).
+
+    Statements always go with a parameter dict (possibly empty), so psycopg always reads ``%%`` as ``%``: the
+    dialect doubles every ``%`` of the user's query. COPY is formatted only when parameters are given.
+    """
 
     dialect: PostgresDialect
 
@@ -92,24 +96,28 @@ class PgSession(Session):
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
         with self.conn.cursor() as cur:
-            cur.execute(sql, params or None)
+            cur.execute(sql, params or {})
             return int(cur.rowcount)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with self.conn.cursor() as cur:
-            cur.execute(sql, params or None)
+            cur.execute(sql, params or {})
             return list(cur.fetchall())
 
     def describe(self, source_sql: str) -> list[Column]:
         with self.conn.cursor() as cur:
-            cur.execute(self.dialect.describe_sql(source_sql))
+            cur.execute(self.dialect.describe_sql(source_sql), {})
             return [Column(c.name, column_type_from_display(c.type_display)) for c in cur.description or ()]
 
-    def estimate_rows(self, source_sql: str) -> tuple[int, str]:
-        plan = self.scalar(self.dialect.explain_sql(source_sql))
-        rows = plan[0]["Plan"].get("Plan Rows") if plan else None
+    def estimate_rows(self, source_sql: str, where: str = "", params: dict[str, Any] | None = None) -> tuple[int, str]:
+        import psycopg
+
+        with psycopg.ClientCursor(self.conn) as cur:
+            cur.execute(self.dialect.explain_sql(source_sql, where), params or {})
+            found = cur.fetchone()
+        rows = found[0][0]["Plan"].get("Plan Rows") if found else None
         if rows is None:
-            return super().estimate_rows(source_sql)
+            return super().estimate_rows(source_sql, where, params)
         return int(rows), "explain"
 
     def has_primary_key(self, table: TableName, keys: Sequence[str]) -> bool:
@@ -118,12 +126,14 @@ class PgSession(Session):
     def stream(self, sql: str, params: dict[str, Any], batch: int) -> Iterator[list[tuple[Any, ...]]]:
         with self.conn.cursor(name="mapper_stream") as cur:
             cur.itersize = batch
-            cur.execute(sql, params or None)
+            cur.execute(sql, params or {})
             while rows := cur.fetchmany(batch):
                 yield rows
 
     def copy_out(self, sql: str, params: dict[str, Any]) -> Iterator[bytes]:
         """Stream ``COPY ... TO STDOUT`` as raw bytes (never decoded into rows)."""
+        if not params:
+            sql = sql.replace("%%", "%")
         with self.conn.cursor() as cur, cur.copy(sql, params or None) as copy:
             for data in copy:
                 yield bytes(data)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -24,12 +25,13 @@ from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.db import PgSession, Session
 from airflow_mapper_provider.dialects import Column, ColumnType
 from airflow_mapper_provider.exceptions import MapperError, PlanMismatchError
-from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value
+from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value, encode_value
 from airflow_mapper_provider.planner import fingerprint
 from airflow_mapper_provider.planning import bucket_of
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
+from airflow_mapper_provider.state.checkpoint import RunLock
 from airflow_mapper_provider.state.ledger import utcnow
-from airflow_mapper_provider.strategies import ApplyContext, apply_plan
+from airflow_mapper_provider.strategies import ApplyContext, Check, apply_plan
 from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,9 @@ class ChunkJob:
 
     def run(self) -> ChunkResult:
         """Load the chunk (or return its recorded result when this run already committed it)."""
-        ledger = ChunkLedger(MapperTables(self.cfg.meta_schema), self.cfg.mapref)
+        tables = MapperTables(self.cfg.meta_schema)
+        ledger = ChunkLedger(tables, self.cfg.mapref)
+        RunLock(tables, self.cfg.mapref).check(self.target, self.run_id)
         bounds = display_value(self.spec.lower), display_value(self.spec.upper)
         done = ledger.lookup(self.target, self.run_id, self.spec.index, *bounds)
         if done is not None:
@@ -97,9 +101,26 @@ class ChunkJob:
             self._create_staging(ctx)
         rows, path = self._transfer(sql, ctx, into, direct)
         t1 = time.monotonic()
+        mark = None if direct else self._checkpoint_read(rows)
         counts = {"rows_inserted": rows} if direct else self._apply(ctx)
         t2 = time.monotonic()
-        return self._result(rows, counts, path + ("-direct" if direct else "-stage"), t1 - t0, t2 - t1, t2 - t0)
+        result = self._result(rows, counts, path + ("-direct" if direct else "-stage"), t1 - t0, t2 - t1, t2 - t0)
+        result.checkpoint = mark
+        return result
+
+    def _checkpoint_read(self, rows: int) -> dict[str, str] | None:
+        """KEY: the largest checkpoint value staged; PYTHON: the position after the last staged row."""
+        d, spec = self.target.dialect, self.spec
+        if spec.window:
+            return encode_value(self.target.scalar(d.staged_max_sql(STAGE, spec.window["column"])))
+        if spec.keyset is None:
+            return None
+        order = list(spec.keyset.get("order") or ())
+        state: dict[str, Any] = {"rows": int(spec.keyset.get("rows") or 0) + rows, "after": spec.keyset.get("after")}
+        if order and rows:
+            last = self.target.query(d.staged_last_sql(STAGE, order))
+            state["after"] = [encode_value(v) for v in last[0]]
+        return {"t": "json", "v": json.dumps(state, separators=(",", ":"))}
 
     def _context(self, columns: list[Column]) -> ApplyContext:
         d = self.target.dialect
@@ -117,7 +138,13 @@ class ChunkJob:
             ctx.strategy != "append" and bool(where or self.spec.kind == "all") and self._target_empty(where, params)
         )
         return dataclasses.replace(
-            ctx, python_hash=python_hash, empty_target=empty, target_where=where, target_params=params
+            ctx,
+            python_hash=python_hash,
+            empty_target=empty,
+            target_where=where,
+            target_params=params,
+            effective_column=self.spec.effective_column or None,
+            detect_deletes=self.spec.detect_deletes,
         )
 
     def _target_can_select_chunk(self) -> bool:
@@ -129,6 +156,8 @@ class ChunkJob:
         return not self.target.query(self.target.dialect.probe_sql(self.cfg.table, where), params)
 
     def _direct_ok(self, ctx: ApplyContext) -> bool:
+        if self.spec.window or self.spec.keyset is not None:
+            return False  # the checkpoint is read from staging
         if ctx.strategy == "append":
             return True
         return (
@@ -177,12 +206,13 @@ class ChunkJob:
     def _apply(self, ctx: ApplyContext) -> dict[str, int]:
         checks, steps = apply_plan(ctx)
         keys = ", ".join(ctx.keys)
-        for check in checks:
-            n = int(self.target.scalar(check.sql) or 0)
-            if n:
-                raise DataError(f"{self.spec.label}: " + check.message.format(n=n, keys=keys))
         counts: dict[str, int] = {}
-        for step in steps:
+        for step in [*checks, *steps]:
+            if isinstance(step, Check):
+                n = int(self.target.scalar(step.sql) or 0)
+                if n:
+                    raise DataError(f"{self.spec.label}: " + step.message.format(n=n, keys=keys))
+                continue
             n = self.target.execute(step.sql, step.params)
             if step.counter:
                 counts[step.counter] = counts.get(step.counter, 0) + n
@@ -205,6 +235,7 @@ class ChunkJob:
             rows_inserted=ins,
             rows_updated=upd,
             rows_expired=counts.get("rows_expired", 0),
+            rows_deleted=counts.get("rows_deleted", 0),
             rows_unchanged=0 if self.cfg.load_strategy == "append" else rows - ins - upd,
             seconds_read=round(t_read, 3),
             seconds_apply=round(t_apply, 3),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -24,6 +25,7 @@ _DECODERS: dict[str, Any] = {
     "datetime": dt.datetime.fromisoformat,
     "time": dt.time.fromisoformat,
     "uuid": uuid.UUID,
+    "json": json.loads,
 }
 
 
@@ -68,6 +70,9 @@ class ChunkSpec:
 
     kind ``"all"``: the whole source; ``"range"``: ``lower <= key < upper`` on one key column (None = unbounded;
     the first range also takes NULL keys); ``"hash"``: rows whose key hashes to ``bucket`` of ``buckets``.
+
+    ``window`` (KEY checkpoints) restricts every chunk to ``lower < column <= upper``, frozen by plan;
+    ``keyset`` (PYTHON checkpoints) reads in ``order`` after the last key processed (or past ``offset`` rows).
     """
 
     index: int
@@ -81,6 +86,10 @@ class ChunkSpec:
     effective_time: str = ""
     sql_fingerprint: str = ""
     estimated_rows: int = 0
+    window: dict[str, Any] | None = None
+    keyset: dict[str, Any] | None = None
+    effective_column: str = ""
+    detect_deletes: bool = False
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -122,6 +131,8 @@ class ChunkResult:
     rows_expired: int = 0
     rows_unchanged: int = 0
     rows_rejected: int = 0
+    rows_deleted: int = 0
+    checkpoint: dict[str, str] | None = None
     seconds_read: float = 0.0
     seconds_apply: float = 0.0
     seconds_total: float = 0.0
@@ -138,7 +149,9 @@ class ChunkResult:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-COUNTERS = ("rows_read", "rows_inserted", "rows_updated", "rows_expired", "rows_unchanged", "rows_rejected")
+COUNTERS = (
+    "rows_read", "rows_inserted", "rows_updated", "rows_expired", "rows_unchanged", "rows_rejected", "rows_deleted",
+)  # fmt: skip
 
 
 @dataclass
@@ -154,7 +167,9 @@ class RunSummary:
     rows_expired: int = 0
     rows_unchanged: int = 0
     rows_rejected: int = 0
+    rows_deleted: int = 0
     failed_chunks: list[int] = field(default_factory=list)
+    checkpoint_after: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +35,11 @@ class MapperOperator(TaskGroup):
     :param max_active_chunks: cap on chunks running at once within one run.
     :param mapref: job identity in the mapper tables (default ``"<dag_id>.<task_id>"``).
     :param metadata_schema: schema of the ``mapper_*`` tables (default: the target table's schema).
+    :param checkpoint_column: source column for incremental loads (timestamp, date or number).
+    :param checkpoint_strategy: ``"AUTO"`` | ``"KEY"`` | ``"PYTHON"`` | ``"NONE"``.
+    :param checkpoint_lookback: re-read window for late commits: a timedelta, or a number for numeric columns.
+    :param detect_deletes: full extracts only: delete (scd1) or close (scd2) target keys absent from the source.
+    :param scd2_effective_time: ``"run_start"`` | ``"data_interval_end"`` | the name of a source column.
     :param task_kwargs: applied to the three tasks (retries, retry_delay, pool, ...).
     """
 
@@ -52,6 +58,11 @@ class MapperOperator(TaskGroup):
         max_active_chunks: int | None = None,
         mapref: str | None = None,
         metadata_schema: str | None = None,
+        checkpoint_column: str | None = None,
+        checkpoint_strategy: str = "AUTO",
+        checkpoint_lookback: dt.timedelta | int | float | None = None,
+        detect_deletes: bool = False,
+        scd2_effective_time: str = "run_start",
         **task_kwargs: Any,
     ) -> None:
         super().__init__(group_id=task_id)
@@ -67,6 +78,11 @@ class MapperOperator(TaskGroup):
             min_rows_for_parallel=min_rows_for_parallel,
             max_active_chunks=max_active_chunks,
             metadata_schema=metadata_schema,
+            checkpoint_column=checkpoint_column,
+            checkpoint_strategy=checkpoint_strategy,
+            checkpoint_lookback=checkpoint_lookback,
+            detect_deletes=detect_deletes,
+            scd2_effective_time=scd2_effective_time,
         )
         self.config = cfg
         conf = cfg.to_dict()

@@ -94,6 +94,14 @@ class Dialect:
         sets = ", ".join(f"{self.quote(n)} = {self.param(n)}" for n in names)
         return f"UPDATE {self.table(table)} SET {sets} WHERE {self._equal(where, prefix='w_')}"
 
+    def for_update(self) -> str:
+        """Row-lock suffix of a SELECT that will modify the row ("" where transactions serialize anyway)."""
+        return ""
+
+    def for_share(self) -> str:
+        """Shared row-lock suffix of a SELECT (held until the transaction ends)."""
+        return ""
+
     def _equal(self, names: Sequence[str], prefix: str = "") -> str:
         return " AND ".join(f"{self.quote(n)} = {self.param(prefix + n)}" for n in names)
 
@@ -120,20 +128,41 @@ class Dialect:
         """The first ``:n`` rows of the query (to infer types where the driver reports none)."""
         return f"SELECT * FROM ({self.embed(source_sql)}) {SRC} LIMIT {self.param('n')}"
 
-    def count_sql(self, source_sql: str) -> str:
-        return f"SELECT COUNT(*) FROM ({self.embed(source_sql)}) {SRC}"
+    def count_sql(self, source_sql: str, where: str = "") -> str:
+        return f"SELECT COUNT(*) FROM ({self.embed(source_sql)}) {SRC}{_where(where)}"
 
-    def quantile_sql(self, source_sql: str, key: str) -> str:
+    def max_sql(self, source_sql: str, column: str, where: str = "") -> str:
+        """The largest value of ``column`` in the query (the KEY checkpoint window's frozen upper bound)."""
+        return f"SELECT MAX({SRC}.{self.quote(column)}) FROM ({self.embed(source_sql)}) {SRC}{_where(where)}"
+
+    def quantile_sql(self, source_sql: str, key: str, where: str = "") -> str:
         """Every ``step``-th key in key order (the first excluded): the lower bounds of chunks 2..n."""
-        k = self.quote(key)
+        k = f"{SRC}.{self.quote(key)}"
+        cond = f"{k} IS NOT NULL" + (f" AND {where}" if where else "")
         ranked = (
             f"SELECT {k} AS mapper_k, ROW_NUMBER() OVER (ORDER BY {k}) AS mapper_rn "
-            f"FROM ({self.embed(source_sql)}) {SRC} WHERE {k} IS NOT NULL"
+            f"FROM ({self.embed(source_sql)}) {SRC} WHERE {cond}"
         )
         return (
             f"SELECT mapper_k FROM ({ranked}) mapper_q "
             f"WHERE {self.mod('mapper_rn - 1', self.param('step'))} = 0 AND mapper_rn > 1 ORDER BY mapper_k"
         )
+
+    def window_predicate(self, window: dict[str, Any] | None, alias: str) -> tuple[str, Params]:
+        """``lower < column <= upper`` of a KEY checkpoint window on the source ("" without a window)."""
+        if not window:
+            return "", {}
+        col = f"{alias}.{self.quote(window['column'])}"
+        parts, params = [], {}
+        if window.get("lower") is not None:
+            parts.append(f"{col} > {self.param('cp_lo')}")
+            params["cp_lo"] = decode_value(window["lower"])
+        if window.get("upper") is not None:
+            parts.append(f"{col} <= {self.param('cp_hi')}")
+            params["cp_hi"] = decode_value(window["upper"])
+        elif window.get("lower") is not None:
+            parts.append("1 = 0")  # nothing above the stored checkpoint at plan time: an empty window
+        return " AND ".join(parts), params
 
     def mod(self, a: str, b: str) -> str:
         return f"MOD({a}, {b})"
@@ -167,10 +196,46 @@ class Dialect:
         return spec.kind == "hash" and not self.hash_in_sql
 
     def chunk_select(self, source_sql: str, columns: Sequence[str], spec: ChunkSpec) -> tuple[str, Params]:
-        """The query that reads exactly the chunk's rows."""
-        where, params = self.chunk_predicate(spec, SRC)
-        sql = f"SELECT {self.cols(columns, SRC)} FROM ({self.embed(source_sql)}) {SRC}"
-        return (f"{sql} WHERE {where}" if where else sql), params
+        """The query that reads exactly the chunk's rows (window, key range or bucket, keyset)."""
+        window, wparams = self.window_predicate(spec.window, SRC)
+        keys, kparams = self.chunk_predicate(spec, SRC)
+        after, aparams, tail = self._keyset(spec.keyset)
+        where = " AND ".join(p for p in (window, keys, after) if p)
+        sql = f"SELECT {self.cols(columns, SRC)} FROM ({self.embed(source_sql)}) {SRC}{_where(where)}{tail}"
+        return sql, {**wparams, **kparams, **aparams}
+
+    def _keyset(self, keyset: dict[str, Any] | None) -> tuple[str, Params, str]:
+        """PYTHON checkpoints: rows after the last key processed, in key order (or past an offset)."""
+        if not keyset:
+            return "", {}, ""
+        order = list(keyset.get("order") or ())
+        if not order:
+            return "", {"offset": int(keyset.get("offset") or 0)}, self.offset_sql("offset")
+        cols = self.cols(order, SRC)
+        tail = f" ORDER BY {cols}"
+        after = keyset.get("after")
+        if not after:
+            return "", {}, tail
+        params = {f"ks{i}": decode_value(v) for i, v in enumerate(after)}
+        marks = ", ".join(self.param(f"ks{i}") for i in range(len(after)))
+        cond = f"({cols}) > ({marks})" if len(order) > 1 else f"{cols} > {marks}"
+        return cond, params, tail
+
+    def offset_sql(self, param: str) -> str:
+        return f" OFFSET {self.param(param)}"
+
+    def staged_max_sql(self, stage: str, column: str) -> str:
+        return f"SELECT MAX({self.quote(column)}) FROM {self.temp_name(stage)}"
+
+    def staged_last_sql(self, stage: str, order: Sequence[str]) -> str:
+        """The order key of the last staged row (PYTHON checkpoints)."""
+        desc = ", ".join(f"{self.quote(c)} DESC" for c in order)
+        return f"SELECT {self.cols(order)} FROM {self.temp_name(stage)} ORDER BY {desc}{self.limit_one()}"
+
+    def newer_versions_sql(self, table: TableName) -> str:
+        """Any scd2 version of ``table`` with valid_from after ``:eff``? (one row or none)"""
+        newer = f"t.{self.quote('valid_from')} > {self.param('eff')}"
+        return f"SELECT 1 FROM {self.table(table)} t WHERE {newer}{self.limit_one()}"
 
     def probe_sql(self, table: TableName, where: str) -> str:
         """One row of the target (alias ``t``) where ``where`` holds, or none: is the chunk's slice empty?"""
@@ -253,6 +318,10 @@ class Dialect:
     def row_hash_expr(self, columns: Sequence[Column], alias: str) -> str | None:
         """SQL for the scd2 row hash over ``columns``; None when the hash is computed in Python at staging."""
         return None
+
+
+def _where(cond: str) -> str:
+    return f" WHERE {cond}" if cond else ""
 
 
 _PORTABLE_TYPES = {

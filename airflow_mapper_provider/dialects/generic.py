@@ -66,6 +66,11 @@ class GenericDialect(Dialect):
     def mod(self, a: str, b: str) -> str:
         return f"(({a}) % {b})" if self.flavor in ("sqlite", "mysql", "mssql") else super().mod(a, b)
 
+    def offset_sql(self, param: str) -> str:
+        if self.flavor == "sqlite":
+            return f" LIMIT -1 OFFSET {self.param(param)}"
+        return super().offset_sql(param)
+
     def create_schema_sql(self, schema: str) -> str:
         if self.flavor == "sqlite":
             raise ConfigError(

@@ -80,8 +80,11 @@ class PostgresDialect(Dialect):
         return False
 
     # ---- planning ---------------------------------------------------------------------------------------
-    def explain_sql(self, source_sql: str) -> str:
-        return f"EXPLAIN (FORMAT JSON) {source_sql}"
+    def explain_sql(self, source_sql: str, where: str = "") -> str:
+        """EXPLAIN of the (windowed) query; run with client-side binding (EXPLAIN takes no server parameters)."""
+        if not where:
+            return f"EXPLAIN (FORMAT JSON) {self.embed(source_sql)}"
+        return f"EXPLAIN (FORMAT JSON) SELECT * FROM ({self.embed(source_sql)}) {SRC} WHERE {where}"
 
     def primary_key_sql(self) -> str:
         """Is the primary key of table %(t)s exactly the sorted column names %(k)s?"""
@@ -92,7 +95,7 @@ class PostgresDialect(Dialect):
         )
 
     def describe_sql(self, source_sql: str) -> str:
-        return f"SELECT * FROM ({source_sql}) {SRC} LIMIT 0"
+        return f"SELECT * FROM ({self.embed(source_sql)}) {SRC} LIMIT 0"
 
     # ---- chunks -----------------------------------------------------------------------------------------
     def hash_bucket(self, keys: Sequence[str], alias: str, buckets: int) -> str:
@@ -113,6 +116,12 @@ class PostgresDialect(Dialect):
 
     def create_temp_as_sql(self, name: str, select_sql: str) -> str:
         return f"CREATE TEMPORARY TABLE {self.temp_name(name)} ON COMMIT DROP AS {select_sql}"
+
+    def for_update(self) -> str:
+        return " FOR UPDATE"
+
+    def for_share(self) -> str:
+        return " FOR SHARE"
 
     def drop_temp_sql(self, name: str) -> str:
         return ""  # ON COMMIT DROP

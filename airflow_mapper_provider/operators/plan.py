@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow_mapper_provider import db
 from airflow_mapper_provider._compat import BaseOperator, max_map_length
+from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.operators.common import airflow_errors, load_config
 from airflow_mapper_provider.planner import plan_run
 
@@ -35,15 +36,26 @@ class MapperPlanOperator(BaseOperator):
             db.session(cfg.source_conn_id, "source") as src,
             db.session(cfg.target_conn_id, "target") as tgt,
         ):
-            return plan_run(
-                cfg, self.source_sql, context["run_id"], effective_time(context), max_map_length(), src, tgt
-            )
+            eff = effective_time(context, cfg.scd2_effective_time)
+            return plan_run(cfg, self.source_sql, context["run_id"], eff, max_map_length(), src, tgt)
 
 
-def effective_time(context: Any) -> str:
-    """The run's effective time (scd2 valid_from): the DAG run's start, fixed for all chunks and retries."""
+def effective_time(context: Any, mode: str = "run_start") -> str:
+    """The run's effective time (scd2 valid_from), fixed by plan for all chunks and retries.
+
+    ``run_start``: when the DAG run started; ``data_interval_end``: the run's data interval end (business time,
+    lines history up with backfills); a column name: per-row times, this value only closes deleted keys.
+    """
     run = context.get("dag_run")
     start = getattr(run, "start_date", None) or dt.datetime.now(dt.timezone.utc)
+    if mode == "data_interval_end":
+        end = context.get("data_interval_end")
+        if end is None:
+            raise ConfigError(
+                "scd2_effective_time='data_interval_end' needs a run with a data interval (a scheduled run or "
+                "backfill); this run has none: trigger it with a logical date or use 'run_start'"
+            )
+        start = end
     if start.tzinfo is None:
         start = start.replace(tzinfo=dt.timezone.utc)
     return dt.datetime.fromisoformat(start.isoformat()).isoformat()

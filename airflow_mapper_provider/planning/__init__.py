@@ -1,6 +1,7 @@
 """Pure planning: row estimates and key distributions in, frozen chunk specs out."""
 
 from airflow_mapper_provider.planning.chunks import (
+    Layout,
     PlanInputs,
     bucket_of,
     choose_layout,
@@ -9,4 +10,4 @@ from airflow_mapper_provider.planning.chunks import (
     thin_bounds,
 )
 
-__all__ = ["PlanInputs", "bucket_of", "choose_layout", "chunk_contains", "make_chunks", "thin_bounds"]
+__all__ = ["Layout", "PlanInputs", "bucket_of", "choose_layout", "chunk_contains", "make_chunks", "thin_bounds"]

@@ -10,10 +10,14 @@ from typing import Any
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.identifiers import TableName
 from airflow_mapper_provider.models import COUNTERS, ChunkResult, RunSummary
-from airflow_mapper_provider.state.tables import CHUNKLOG_COLUMNS, JOBLOG_COLUMNS, MapperTables
+from airflow_mapper_provider.state.tables import (
+    CHUNKLOG_COLUMNS,
+    JOBLOG_COLUMNS,
+    MapperTables,
+)
 
 _CHUNK_FIELDS = ("chunk_index", "status", "lower_bound", "upper_bound", "attempt", *COUNTERS,
-                 "seconds_read", "seconds_apply", "path")  # fmt: skip
+                 "seconds_read", "seconds_apply", "path", "checkpoint_max")  # fmt: skip
 
 
 def utcnow() -> dt.datetime:
@@ -53,6 +57,7 @@ class ChunkLedger:
             "attempt": result.attempt, "started_at": started, "finished_at": utcnow(),
             "seconds_read": result.seconds_read, "seconds_apply": result.seconds_apply,
             "path": result.path, "message": msg[:2000],
+            "checkpoint_max": json.dumps(result.checkpoint) if result.checkpoint else None,
             **{name: getattr(result, name) for name in COUNTERS},
         }  # fmt: skip
         _replace(sess, self.tables.chunklog, values, ("mapref", "run_id", "chunk_index"))
@@ -65,13 +70,24 @@ class ChunkLedger:
             data = {k: v for k, v in zip(_CHUNK_FIELDS, row, strict=True) if v is not None}
             data["index"] = data.pop("chunk_index")
             data["lower"], data["upper"] = data.pop("lower_bound", ""), data.pop("upper_bound", "")
+            if "checkpoint_max" in data:
+                data["checkpoint"] = json.loads(data.pop("checkpoint_max"))
             out.append(ChunkResult.from_dict(data))
         return out
 
     # ---- job log ----------------------------------------------------------------------------------------
-    def start_run(self, sess: Session, run_id: str, strategy: str, table: str, plan: list[dict[str, Any]]) -> None:
+    def start_run(
+        self,
+        sess: Session,
+        run_id: str,
+        strategy: str,
+        table: str,
+        plan: list[dict[str, Any]],
+        checkpoint_before: dict[str, str] | None = None,
+    ) -> None:
         """The run's job log row, status 'running', holding the frozen plan (replaces an earlier try's row)."""
         values = {
+            "checkpoint_before": checkpoint_before["v"] if checkpoint_before else None,
             "mapref": self.mapref, "run_id": run_id, "status": "running", "chunks_planned": len(plan),
             "chunks_succeeded": 0, "started_at": utcnow(), "load_strategy": strategy, "target_table": table,
             "plan_json": json.dumps(plan, separators=(",", ":")), **{name: 0 for name in COUNTERS},
@@ -93,6 +109,7 @@ class ChunkLedger:
     def finish_run(self, sess: Session, run_id: str, summary: RunSummary, message: str = "") -> None:
         """Close the run's job log row with the reconciled totals (creates it if plan never wrote it)."""
         values: dict[str, Any] = {
+            "checkpoint_after": summary.checkpoint_after,
             "status": summary.status, "chunks_planned": summary.chunks_planned,
             "chunks_succeeded": summary.chunks_succeeded, "finished_at": utcnow(), "message": message[:2000],
             **{name: getattr(summary, name) for name in COUNTERS},

@@ -1,4 +1,8 @@
-"""The tables the mapper owns (``mapper_joblog``, ``mapper_chunklog``): layout and creation."""
+"""The tables the mapper owns: layout and creation.
+
+``mapper_joblog`` (one row per run), ``mapper_chunklog`` (the chunk ledger), ``mapper_checkpoint`` (one row per
+mapref: the high-water mark) and ``mapper_lock`` (which run of a mapref may write).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import Column, ColumnType
 from airflow_mapper_provider.identifiers import TableName
+from airflow_mapper_provider.models import COUNTERS
 
 _T = ColumnType("text")
 _TS = ColumnType("timestamptz")
@@ -14,14 +19,7 @@ _INT = ColumnType("int")
 _BIG = ColumnType("bigint")
 _FLOAT = ColumnType("double")
 
-COUNTER_COLUMNS = (
-    "rows_read",
-    "rows_inserted",
-    "rows_updated",
-    "rows_expired",
-    "rows_unchanged",
-    "rows_rejected",
-)
+COUNTER_COLUMNS = COUNTERS
 
 JOBLOG_COLUMNS = (
     ("mapref", _T), ("run_id", _T), ("status", _T),
@@ -38,7 +36,15 @@ CHUNKLOG_COLUMNS = (
     *((name, _BIG) for name in COUNTER_COLUMNS),
     ("started_at", _TS), ("finished_at", _TS),
     ("seconds_read", _FLOAT), ("seconds_apply", _FLOAT), ("path", _T), ("message", _T),
+    ("checkpoint_max", _T),
 )  # fmt: skip
+
+CHECKPOINT_COLUMNS = (
+    ("mapref", _T), ("checkpoint_column", _T), ("value", _T), ("value_type", _T), ("run_id", _T),
+    ("updated_at", _TS),
+)  # fmt: skip
+
+LOCK_COLUMNS = (("mapref", _T), ("run_id", _T), ("acquired_at", _TS))
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,14 @@ class MapperTables:
     def chunklog(self) -> TableName:
         return TableName("mapper_chunklog", self.schema)
 
+    @property
+    def checkpoint(self) -> TableName:
+        return TableName("mapper_checkpoint", self.schema)
+
+    @property
+    def lock(self) -> TableName:
+        return TableName("mapper_lock", self.schema)
+
     def ensure(self, sess: Session) -> None:
         """Create the schema and the mapper tables where missing (idempotent; caller commits)."""
         d = sess.dialect
@@ -63,6 +77,8 @@ class MapperTables:
         specs = (
             (self.joblog, JOBLOG_COLUMNS, ("mapref", "run_id")),
             (self.chunklog, CHUNKLOG_COLUMNS, ("mapref", "run_id", "chunk_index")),
+            (self.checkpoint, CHECKPOINT_COLUMNS, ("mapref",)),
+            (self.lock, LOCK_COLUMNS, ("mapref",)),
         )
         for table, columns, key in specs:
             if not sess.table_exists(table):

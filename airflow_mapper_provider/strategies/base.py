@@ -60,6 +60,10 @@ class ApplyContext:
     #: only the chunk's slice of the target ("" when the target cannot select the same keys).
     target_where: str = ""
     target_params: dict[str, Any] = field(default_factory=dict)
+    #: scd2: each version's valid_from comes from this source column (None: the run's effective time).
+    effective_column: str | None = None
+    #: Full extract: target keys of this chunk absent from staging are deleted (scd1) or closed (scd2).
+    detect_deletes: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -112,18 +116,27 @@ def delta_step(ctx: ApplyContext, current_only: bool) -> Step:
     return Step("delta", d.create_temp_as_sql(DELTA, select), dict(ctx.target_params))
 
 
-def apply_plan(ctx: ApplyContext) -> tuple[list[Check], list[Step]]:
-    """The checks and statements for ``ctx.strategy`` (staging already filled)."""
+def apply_plan(ctx: ApplyContext) -> tuple[list[Check], list[Step | Check]]:
+    """The checks and statements for ``ctx.strategy`` (staging already filled); statements may hold checks
+    that need the delta (run in order)."""
     from airflow_mapper_provider.strategies import append, scd1, scd2
 
     module = {"append": append, "scd1": scd1, "scd2": scd2}[ctx.strategy]
     checks = [] if ctx.strategy == "append" else key_checks(ctx)
-    steps = [s for s in _prelude(ctx) if s.sql] + module.steps(ctx)
+    steps: list[Step | Check] = [s for s in _prelude(ctx) if s.sql]
+    steps += module.steps(ctx)
     return checks, steps
 
 
 def _prelude(ctx: ApplyContext) -> list[Step]:
     return [Step("analyze", ctx.dialect.analyze_sql(STAGE))]
+
+
+def missing_keys(ctx: ApplyContext) -> str:
+    """Condition on target alias ``t``: the key is in this chunk's slice but not among the staged rows."""
+    d = ctx.dialect
+    absent = f"NOT EXISTS (SELECT 1 FROM {d.temp_name(STAGE)} s WHERE {d.key_join(ctx.keys, 's', 't')})"
+    return f"{ctx.target_where} AND {absent}" if ctx.target_where else absent
 
 
 def update_step(ctx: ApplyContext, upd: UpdateSpec, counter: str, params: dict[str, Any] | None = None) -> Step:

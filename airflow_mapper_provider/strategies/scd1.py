@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from airflow_mapper_provider.dialects import UpdateSpec
 from airflow_mapper_provider.strategies import append
-from airflow_mapper_provider.strategies.base import DELTA, ApplyContext, Step, delta_step, update_step
+from airflow_mapper_provider.strategies.base import (
+    DELTA,
+    ApplyContext,
+    Step,
+    delta_step,
+    missing_keys,
+    update_step,
+)
 
 
 def steps(ctx: ApplyContext) -> list[Step]:
@@ -21,4 +28,7 @@ def steps(ctx: ApplyContext) -> list[Step]:
         f"SELECT {d.cols(ctx.names, 'd')} FROM {d.temp_name(DELTA)} d WHERE d.mapper_new = 1"
     )
     out.append(Step("insert", insert, counter="rows_inserted"))
+    if ctx.detect_deletes:
+        delete = f"DELETE FROM {d.table(ctx.target)} AS t WHERE {missing_keys(ctx)}"
+        out.append(Step("delete", delete, dict(ctx.target_params), "rows_deleted"))
     return out

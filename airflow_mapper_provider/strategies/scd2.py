@@ -7,40 +7,74 @@ is_current, row_hash (over the non-key columns). Counters: rows_inserted = new k
 
 from __future__ import annotations
 
+from airflow_mapper_provider.config import SCD2_COLUMNS
 from airflow_mapper_provider.dialects import UpdateSpec
 from airflow_mapper_provider.strategies.base import (
     DELTA,
     PY_HASH,
     STAGE,
     ApplyContext,
+    Check,
     Step,
     delta_step,
+    missing_keys,
     update_step,
 )
 
-SCD2_COLUMNS = ("valid_from", "valid_to", "is_current", "row_hash")
 
-
-def steps(ctx: ApplyContext) -> list[Step]:
+def steps(ctx: ApplyContext) -> list[Step | Check]:
     d = ctx.dialect
     eff = {"eff": ctx.effective_time}
+    col = ctx.effective_column
+    checks = _effective_checks(ctx) if col else []
     if ctx.empty_target:
-        return [Step("insert", _insert_versions(ctx, STAGE, "s", ""), eff, "rows_versions")]
-    sets = [("valid_to", d.param("eff")), ("is_current", d.false_sql)]
-    expire = UpdateSpec(ctx.keys, sets, "d.mapper_new = 0", target_flag="is_current")
-    return [
-        delta_step(ctx, current_only=True),
+        return [*checks, Step("insert", _insert_versions(ctx, STAGE, "s"), eff, "rows_versions")]
+    new_to = f"d.{d.quote(col)}" if col else d.param("eff")
+    expire = UpdateSpec(ctx.keys, [("valid_to", new_to), ("is_current", d.false_sql)], "d.mapper_new = 0", "is_current")
+    out: list[Step | Check] = [*checks, delta_step(ctx, current_only=True)]
+    if col:
+        out.append(_order_check(ctx, col))
+    out += [
         update_step(ctx, expire, "rows_expired", eff),
-        Step("insert", _insert_versions(ctx, DELTA, "d", ""), eff, "rows_versions"),
+        Step("insert", _insert_versions(ctx, DELTA, "d"), eff, "rows_versions"),
     ]
+    if ctx.detect_deletes:
+        close = (
+            f"UPDATE {d.table(ctx.target)} AS t SET {d.quote('valid_to')} = {d.param('eff')}, "
+            f"{d.quote('is_current')} = {d.false_sql} WHERE t.{d.quote('is_current')} = {d.true_sql} "
+            f"AND {missing_keys(ctx)}"
+        )
+        out.append(Step("close_deleted", close, {**eff, **ctx.target_params}, "rows_deleted"))
+    return out
 
 
-def _insert_versions(ctx: ApplyContext, source: str, alias: str, where: str) -> str:
+def _effective_checks(ctx: ApplyContext) -> list[Step | Check]:
+    d, col = ctx.dialect, ctx.effective_column or ""
+    sql = f"SELECT COUNT(*) FROM {d.temp_name(STAGE)} WHERE {d.quote(col)} IS NULL"
+    return [Check("null_effective", sql, f"{{n}} row(s) have NULL in the scd2_effective_time column {col!r}")]
+
+
+def _order_check(ctx: ApplyContext, col: str) -> Check:
+    d = ctx.dialect
+    sql = (
+        f"SELECT COUNT(*) FROM {d.temp_name(DELTA)} d JOIN {d.table(ctx.target)} t ON {d.key_join(ctx.keys, 't', 'd')} "
+        f"AND t.{d.quote('is_current')} = {d.true_sql} "
+        f"WHERE d.mapper_new = 0 AND d.{d.quote(col)} <= t.{d.quote('valid_from')}"
+    )
+    return Check(
+        "version_order",
+        sql,
+        f"{{n}} changed key(s) have {col!r} at or before the valid_from of their current version: history must "
+        "move forward; fix the source's effective times",
+    )
+
+
+def _insert_versions(ctx: ApplyContext, source: str, alias: str) -> str:
     d = ctx.dialect
     hash_sql = d.row_hash_expr(ctx.values, alias)
     if hash_sql is None:
         hash_sql = f"{alias}.{d.quote(PY_HASH)}"
+    valid_from = f"{alias}.{d.quote(ctx.effective_column)}" if ctx.effective_column else d.param("eff")
     target_cols = d.cols([*ctx.names, *SCD2_COLUMNS])
-    select = f"{d.cols(ctx.names, alias)}, {d.param('eff')}, NULL, {d.true_sql}, {hash_sql}"
-    cond = f" WHERE {where}" if where else ""
-    return f"INSERT INTO {d.table(ctx.target)} ({target_cols}) SELECT {select} FROM {d.temp_name(source)} {alias}{cond}"
+    select = f"{d.cols(ctx.names, alias)}, {valid_from}, NULL, {d.true_sql}, {hash_sql}"
+    return f"INSERT INTO {d.table(ctx.target)} ({target_cols}) SELECT {select} FROM {d.temp_name(source)} {alias}"
