@@ -22,6 +22,8 @@ def finalize_run(cfg: MapperConfig, run_id: str, chunks: list[dict[str, Any]] | 
     :param chunks: the plan's ChunkSpec dicts (None when the plan itself failed).
     """
     tables = MapperTables(cfg.meta_schema)
+    if lock := target.dialect.ddl_lock_sql():
+        target.query(lock)
     tables.ensure(target)  # the plan may have failed before creating them
     ledger = ChunkLedger(tables, cfg.mapref)
     planned = [ChunkSpec.from_dict(c).index for c in chunks] if chunks is not None else []

@@ -53,6 +53,8 @@ def plan_run(
     columns = source.describe(sql)
     check_source_columns(cfg, columns)
     tables = MapperTables(cfg.meta_schema)
+    if lock := target.dialect.ddl_lock_sql():
+        target.query(lock)
     tables.ensure(target)
     ensure_target(target, cfg, columns)
     target.commit()
@@ -83,7 +85,7 @@ def _window(cfg: MapperConfig, source: Session, sql: str, before: dict[str, str]
     column = cfg.checkpoint_column or ""
     lower = _minus_lookback(decode_value(before), cfg.checkpoint_lookback) if before else None
     window = {"column": column, "lower": encode_value(lower), "upper": None}
-    where, params = source.dialect.window_predicate(window, SRC)
+    where, params = source.dialect.window_predicate(window, SRC, open_upper=True)
     upper = source.scalar(source.dialect.max_sql(sql, column, where), params)
     window["upper"] = encode_value(upper)
     log.info(

@@ -50,8 +50,12 @@ def main() -> None:
             started = time.monotonic()
             run = dag.test()
             wall = time.monotonic() - started
-            log = pg_exec(tgt, "SELECT status, rows_read, rows_inserted, rows_updated, rows_expired, rows_unchanged, "
-                               "chunks_planned FROM dw.mapper_joblog WHERE run_id = %(r)s", {"r": run.run_id})  # fmt: skip
+            log = pg_exec(
+                tgt,
+                "SELECT status, rows_read, rows_inserted, rows_updated, rows_expired, rows_unchanged, chunks_planned "
+                "FROM dw.mapper_joblog WHERE run_id = %(r)s",
+                {"r": run.run_id},
+            )
             print(f"{args.strategy} {label}: state={run.state} wall={wall:.1f} s "
                   f"({args.rows / wall:,.0f} rows/s) joblog={log}")  # fmt: skip
             if label == "initial":

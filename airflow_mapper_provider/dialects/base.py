@@ -94,6 +94,14 @@ class Dialect:
         sets = ", ".join(f"{self.quote(n)} = {self.param(n)}" for n in names)
         return f"UPDATE {self.table(table)} SET {sets} WHERE {self._equal(where, prefix='w_')}"
 
+    def ddl_lock_sql(self) -> str:
+        """Serialize the mapper's DDL across concurrent plans ("" where transactions serialize anyway)."""
+        return ""
+
+    def mapref_lock_sql(self) -> str:
+        """Serialize plans of one mapref (``:mapref``) until commit ("" where transactions serialize anyway)."""
+        return ""
+
     def for_update(self) -> str:
         """Row-lock suffix of a SELECT that will modify the row ("" where transactions serialize anyway)."""
         return ""
@@ -148,8 +156,14 @@ class Dialect:
             f"WHERE {self.mod('mapper_rn - 1', self.param('step'))} = 0 AND mapper_rn > 1 ORDER BY mapper_k"
         )
 
-    def window_predicate(self, window: dict[str, Any] | None, alias: str) -> tuple[str, Params]:
-        """``lower < column <= upper`` of a KEY checkpoint window on the source ("" without a window)."""
+    def window_predicate(
+        self, window: dict[str, Any] | None, alias: str, open_upper: bool = False
+    ) -> tuple[str, Params]:
+        """``lower < column <= upper`` of a KEY checkpoint window on the source ("" without a window).
+
+        A frozen window without an upper bound is empty (nothing was above the checkpoint at plan time), unless
+        ``open_upper`` (plan, while it looks for the upper bound).
+        """
         if not window:
             return "", {}
         col = f"{alias}.{self.quote(window['column'])}"
@@ -160,7 +174,7 @@ class Dialect:
         if window.get("upper") is not None:
             parts.append(f"{col} <= {self.param('cp_hi')}")
             params["cp_hi"] = decode_value(window["upper"])
-        elif window.get("lower") is not None:
+        elif window.get("lower") is not None and not open_upper:
             parts.append("1 = 0")  # nothing above the stored checkpoint at plan time: an empty window
         return " AND ".join(parts), params
 

@@ -117,6 +117,13 @@ class PostgresDialect(Dialect):
     def create_temp_as_sql(self, name: str, select_sql: str) -> str:
         return f"CREATE TEMPORARY TABLE {self.temp_name(name)} ON COMMIT DROP AS {select_sql}"
 
+    def ddl_lock_sql(self) -> str:
+        # CREATE ... IF NOT EXISTS is not safe against a concurrent CREATE of the same name
+        return "SELECT pg_advisory_xact_lock(hashtext('airflow_mapper_provider.ddl'))"
+
+    def mapref_lock_sql(self) -> str:
+        return "SELECT pg_advisory_xact_lock(hashtext('airflow_mapper_provider.run:' || %(mapref)s))"
+
     def for_update(self) -> str:
         return " FOR UPDATE"
 

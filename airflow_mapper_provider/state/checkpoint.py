@@ -53,6 +53,8 @@ class RunLock:
     def take(self, sess: Session, run_id: str, status_of: Any) -> None:
         """Own the mapref for ``run_id`` (plan), unless another run owns it and has not finished."""
         d = sess.dialect
+        if serialize := d.mapref_lock_sql():  # two plans must not both find no owner and both insert
+            sess.query(serialize, {"mapref": self.mapref})
         sql = d.select_sql(self.tables.lock, ["run_id", "acquired_at"], ["mapref"]) + d.for_update()
         found = sess.query(sql, {"mapref": self.mapref})
         values = {"mapref": self.mapref, "run_id": run_id, "acquired_at": utcnow()}

@@ -11,7 +11,6 @@ from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.identifiers import TableName
 from airflow_mapper_provider.models import COUNTERS, ChunkResult, RunSummary
 from airflow_mapper_provider.state.tables import (
-    CHUNKLOG_COLUMNS,
     JOBLOG_COLUMNS,
     MapperTables,
 )
@@ -131,6 +130,5 @@ class ChunkLedger:
 def _replace(sess: Session, table: TableName, values: dict[str, Any], key: Sequence[str]) -> None:
     """Delete + insert by primary key, inside the caller's transaction."""
     sess.execute(sess.dialect.delete_sql(table, key), {k: values[k] for k in key})
-    known = {n for n, _ in (*JOBLOG_COLUMNS, *CHUNKLOG_COLUMNS)}
-    names = [n for n in values if n in known]
+    names = list(values)
     sess.execute(sess.dialect.insert_sql(table, names), {n: values[n] for n in names})
