@@ -187,26 +187,43 @@ def _positive_int(name: str, value: object, allow_zero: bool = False) -> None:
 
 
 def validate_source_sql(sql: object) -> str:
-    """Check rendered source SQL: one SELECT statement, no trailing semicolon."""
+    """Check rendered source SQL: one SELECT (or WITH) statement; returns it without a trailing ``;``.
+
+    Comments and string literals are understood: a leading ``-- header`` or a ``';'`` inside a literal is fine.
+    """
     if not isinstance(sql, str) or not sql.strip():
         raise ConfigError("source_sql rendered empty: give a SELECT statement or a path to a .sql file")
-    text = sql.strip().rstrip(";").strip()
-    if ";" in _strip_literals(text):
+    code = _code_positions(sql)
+    while code and sql[code[-1]] == ";":  # trailing ';' (and comments after it) are dropped
+        sql, code = sql[: code[-1]], code[:-1]
+    if any(sql[i] == ";" for i in code):
         raise ConfigError("source_sql must be a single SELECT statement: remove the extra ';'-separated statements")
-    head = text.split(None, 1)[0].lower()
-    if head not in ("select", "with", "("):
+    head = sql[code[0] :].lstrip("(").split(None, 1)[0].lower() if code else ""
+    if head not in ("select", "with"):
         raise ConfigError(f"source_sql must be a SELECT (or WITH ... SELECT) query, it starts with {head!r}")
-    return text
+    return sql.strip()
 
 
-def _strip_literals(text: str) -> str:
-    out, quote = [], ""
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = ""
+def _code_positions(text: str) -> list[int]:
+    """Indexes of the characters of ``text`` that are SQL code: not comments, not the inside of quotes (the quote
+    characters themselves count), not whitespace."""
+    out: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if text.startswith("--", i):
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        elif text.startswith("/*", i):
+            i = text.find("*/", i + 2)
+            i = n if i < 0 else i + 2
         elif ch in ("'", '"'):
-            quote = ch
+            close = text.find(ch, i + 1)
+            close = n - 1 if close < 0 else close
+            out.extend((i, close))
+            i = close + 1
         else:
-            out.append(ch)
-    return "".join(out)
+            if not ch.isspace():
+                out.append(i)
+            i += 1
+    return out

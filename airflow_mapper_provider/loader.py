@@ -134,6 +134,11 @@ class ChunkJob:
         )
         python_hash = ctx.strategy == "scd2" and d.row_hash_expr(ctx.values, "s") is None
         where, params = d.chunk_predicate(self.spec, "t") if self._target_can_select_chunk() else ("", {})
+        if self.spec.detect_deletes and not where and self.spec.count > 1:
+            raise PlanMismatchError(
+                f"{self.spec.label}: detect_deletes needs the target to select this chunk's keys; re-plan the run "
+                "(the planner makes one chunk in that case)"
+            )
         empty = (
             ctx.strategy != "append" and bool(where or self.spec.kind == "all") and self._target_empty(where, params)
         )

@@ -60,8 +60,12 @@ def decode_value(data: dict[str, str] | None) -> Any:
 
 
 def display_value(data: dict[str, str] | None) -> str:
-    """Short text of an encoded value for labels and logs ("" for unbounded)."""
+    """Text of an encoded value for the ledger and logs ("" for unbounded)."""
     return "" if data is None else data["v"]
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,8 @@ class ChunkSpec:
         """Readable grid label, e.g. ``chunk 3/40 customer_id 100000..149999``."""
         head = f"chunk {self.index + 1}/{self.count}"
         if self.kind == "range":
-            return f"{head} {self.key_columns[0]} {display_value(self.lower)}..{display_value(self.upper)}"
+            bounds = f"{_short(display_value(self.lower))}..{_short(display_value(self.upper))}"
+            return f"{head} {self.key_columns[0]} {bounds}"  # <= 250 chars: Airflow's rendered_map_index
         if self.kind == "hash":
             return f"{head} hash({', '.join(self.key_columns)}) bucket {self.bucket}/{self.buckets}"
         return f"{head} all rows"

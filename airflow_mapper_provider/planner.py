@@ -70,7 +70,8 @@ def plan_run(
 
     checkpoint_column, before = CheckpointStore(tables, cfg.mapref).read(target)
     window = _window(cfg, source, sql, before if checkpoint_column == cfg.checkpoint_column else None)
-    plan = _chunks(cfg, source, sql, columns, window, before, max_chunks, effective_time)
+    same_hash = source.dialect.hash_in_sql and source.dialect.name == target.dialect.name
+    plan = _chunks(cfg, source, sql, columns, window, before, max_chunks, effective_time, same_hash)
     source.rollback()
     ledger.start_run(target, run_id, cfg.load_strategy, str(cfg.table), plan, checkpoint_before=before)
     target.commit()
@@ -120,6 +121,7 @@ def _chunks(
     before: dict[str, str] | None,
     max_chunks: int,
     effective_time: str,
+    same_hash: bool,
 ) -> list[dict[str, Any]]:
     d = source.dialect
     where, params = d.window_predicate(window, SRC)
@@ -134,6 +136,8 @@ def _chunks(
         orderable = len(keys) == 1 and by_name[keys[0]].orderable
         inputs = PlanInputs(estimate, cfg.chunk_size, cfg.min_rows_for_parallel, max_chunks, keys, orderable)
         layout = choose_layout(inputs)
+    if layout.kind == "hash" and cfg.detect_deletes and not same_hash:
+        layout = Layout("all", 1, 0, "detect_deletes with hash buckets the target cannot compute: one chunk")
     bounds: list[Any] = []
     if layout.kind == "range":
         rows = source.query(d.quantile_sql(sql, keys[0], where), {**params, "step": layout.step})

@@ -72,7 +72,7 @@ class MapperOperator(TaskGroup):
             target_conn_id=target_conn_id,
             target_table=target_table,
             mapref=mapref or f"{dag_id}.{self.group_id}",
-            key_columns=tuple(key_columns or ()),
+            key_columns=() if key_columns is None else key_columns,  # type: ignore[arg-type]  # validated
             load_strategy=load_strategy,
             chunk_size=chunk_size,
             min_rows_for_parallel=min_rows_for_parallel,

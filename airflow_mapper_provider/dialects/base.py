@@ -64,8 +64,9 @@ class Dialect:
         return f":{name}"
 
     def embed(self, source_sql: str) -> str:
-        """The user's query, made safe to embed in a statement that also has bind parameters."""
-        return source_sql
+        """The user's query, made safe to embed in a statement that also has bind parameters (the newline ends
+        a trailing ``--`` comment before the wrapping parenthesis)."""
+        return source_sql + "\n"
 
     def temp_name(self, base: str) -> str:
         return self.quote(base)

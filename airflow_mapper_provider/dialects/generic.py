@@ -58,7 +58,7 @@ class GenericDialect(Dialect):
 
     def embed(self, source_sql: str) -> str:
         # SQLAlchemy text() reads ':word' as a bind parameter: escape the user's colons.
-        return _COLON_BIND.sub(r"\\:", source_sql)
+        return _COLON_BIND.sub(r"\\:", source_sql) + "\n"
 
     def kind_ddl(self, ctype: ColumnType) -> str:
         return str(_sa_type(ctype).compile(dialect=self.sa_dialect))

@@ -69,7 +69,7 @@ class PostgresDialect(Dialect):
 
     def embed(self, source_sql: str) -> str:
         # psycopg reads '%' as a placeholder marker whenever parameters are passed.
-        return source_sql.replace("%", "%%")
+        return source_sql.replace("%", "%%") + "\n"
 
     def kind_ddl(self, ctype: ColumnType) -> str:
         if ctype.kind in _PG_TYPES:

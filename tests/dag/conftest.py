@@ -25,8 +25,9 @@ def mapper_dag(dag_id: str, **mapper: Any) -> Any:
 
     from airflow_mapper_provider import MapperOperator
 
+    schedule = mapper.pop("schedule", None)
     params = {"source_conn_id": "mapper_src", "target_conn_id": "mapper_tgt", "retries": 0, **mapper}
-    with DAG(dag_id, schedule=None, start_date=dt.datetime(2026, 1, 1)) as dag:
+    with DAG(dag_id, schedule=schedule, start_date=dt.datetime(2026, 1, 1), catchup=False) as dag:
         MapperOperator(task_id="load", **params)
     serialize(dag)
     return dag
