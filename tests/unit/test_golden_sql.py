@@ -913,8 +913,17 @@ def test_generic_embed_escapes_colons_for_sqlalchemy(sqlite_conn: Any) -> None:
     assert sqlite_conn.execute(text(sql), params).fetchall() == [(1, " :not_a_param", "10:30", "x::y")]
 
 
-@pytest.mark.parametrize("source", ["SELECT 1 AS id -- all rows", "SELECT 1 AS id\n-- end of file\n"])
-def test_trailing_line_comment_in_source_sql(source: str, sqlite_conn: Any) -> None:
+@pytest.mark.parametrize(
+    "source",
+    [
+        "SELECT 1 AS id -- all rows",
+        "SELECT 1 AS id\n-- end of file\n",
+        "-- header\nSELECT 1 AS id -- note; with a semicolon",
+        "SELECT 1 AS id; -- trailer",
+        "/* a */ SELECT 1 AS id /* b */",
+    ],
+)
+def test_comments_in_source_sql_survive_wrapping(source: str, sqlite_conn: Any) -> None:
     sql = validate_source_sql(source)
     assert sqlite_conn.execute(text(SQ.count_sql(sql))).scalar() == 1
 
