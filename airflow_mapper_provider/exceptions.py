@@ -30,6 +30,10 @@ class PlanMismatchError(MapperError):
     """A chunk's view of the run differs from the frozen plan (e.g. source_sql rendered differently)."""
 
 
+class DataError(MapperError):
+    """The chunk's data cannot be loaded as is (NULL or duplicate keys, effective times out of order)."""
+
+
 class ChunkFailedError(MapperError):
     """finalize: at least one planned chunk did not succeed."""
 

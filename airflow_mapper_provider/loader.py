@@ -24,7 +24,7 @@ from typing import Any
 from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.db import PgSession, Session
 from airflow_mapper_provider.dialects import Column, ColumnType
-from airflow_mapper_provider.exceptions import MapperError, PlanMismatchError
+from airflow_mapper_provider.exceptions import DataError, MapperError, PlanMismatchError
 from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value, encode_value
 from airflow_mapper_provider.planner import fingerprint
 from airflow_mapper_provider.planning import bucket_of
@@ -37,10 +37,6 @@ from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 5_000
-
-
-class DataError(MapperError):
-    """The chunk's data cannot be loaded as is (NULL or duplicate keys...)."""
 
 
 @dataclass

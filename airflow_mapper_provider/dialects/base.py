@@ -275,15 +275,10 @@ class Dialect:
     def create_index_sql(
         self, table: TableName, name: str, columns: Sequence[str], unique: bool = False, where: str = ""
     ) -> str:
-        index = self.quote(name)
-        if table.schema and self.index_in_schema():
-            index = f"{self.quote(table.schema)}.{index}"
+        index = self.quote(name)  # an index lives in its table's schema
         cond = f" WHERE {where}" if where else ""
         kind = "UNIQUE INDEX" if unique else "INDEX"
         return f"CREATE {kind} {index} ON {self.table(table)} ({self.cols(columns)}){cond}"
-
-    def index_in_schema(self) -> bool:
-        return False
 
     def create_schema_sql(self, schema: str) -> str:
         return f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}"

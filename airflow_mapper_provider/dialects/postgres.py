@@ -76,9 +76,6 @@ class PostgresDialect(Dialect):
             return _PG_TYPES[ctype.kind]
         return super().kind_ddl(ctype)
 
-    def index_in_schema(self) -> bool:
-        return False
-
     # ---- planning ---------------------------------------------------------------------------------------
     def explain_sql(self, source_sql: str, where: str = "") -> str:
         """EXPLAIN of the (windowed) query; run with client-side binding (EXPLAIN takes no server parameters)."""
