@@ -43,6 +43,8 @@ class MapperConfig:
         number for numeric checkpoint columns.
     :param detect_deletes: full extracts only: close (scd2) or delete (scd1) target keys absent from the source.
     :param scd2_effective_time: ``"run_start"``, ``"data_interval_end"`` or the name of a source column.
+    :param max_error_rows: rows a chunk may reject into ``mapper_rejects`` and still commit the rest
+        (0: any bad row fails the chunk).
     """
 
     source_conn_id: str
@@ -60,6 +62,7 @@ class MapperConfig:
     checkpoint_lookback: dt.timedelta | int | float | None = None
     detect_deletes: bool = False
     scd2_effective_time: str = "run_start"
+    max_error_rows: int = 0
 
     def __post_init__(self) -> None:
         for name in ("source_conn_id", "target_conn_id", "mapref"):
@@ -74,6 +77,7 @@ class MapperConfig:
         _positive_int("min_rows_for_parallel", self.min_rows_for_parallel, allow_zero=True)
         if self.max_active_chunks is not None:
             _positive_int("max_active_chunks", self.max_active_chunks)
+        _positive_int("max_error_rows", self.max_error_rows, allow_zero=True)
         if self.metadata_schema is not None:
             validate_identifier(self.metadata_schema, "metadata_schema")
         _validate_incremental(self)

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from typing import Any
 from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.db import PgSession, Session
 from airflow_mapper_provider.dialects import Column, ColumnType
-from airflow_mapper_provider.exceptions import DataError, MapperError, PlanMismatchError
+from airflow_mapper_provider.errors import describe_error
+from airflow_mapper_provider.exceptions import DataError, PlanMismatchError
 from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value, encode_value
 from airflow_mapper_provider.planner import fingerprint
 from airflow_mapper_provider.planning import bucket_of
@@ -50,6 +52,8 @@ class ChunkJob:
     attempt: int
     source: Session
     target: Session
+    #: Set by the operator's on_kill: the failure that follows is recorded as ``stopped``, not ``failed``.
+    stop_requested: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def run(self) -> ChunkResult:
         """Load the chunk (or return its recorded result when this run already committed it)."""
@@ -245,7 +249,8 @@ class ChunkJob:
         )
 
     def _record_failure(self, ledger: ChunkLedger, started: dt.datetime, exc: BaseException) -> None:
-        status = "stopped" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
+        stopped = self.stop_requested.is_set() or isinstance(exc, (KeyboardInterrupt, SystemExit))
+        status = "stopped" if stopped else "failed"
         failed = ChunkResult(
             index=self.spec.index,
             status=status,
@@ -264,11 +269,3 @@ class ChunkJob:
 def _row_hash(values: list[Any]) -> str:
     text = "\x1f".join("\x00" if v is None else f"{type(v).__name__}:{v}" for v in values)
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def describe_error(exc: BaseException) -> str:
-    """Error text safe for logs and the ledger: our own messages, or the database's class and SQLSTATE only."""
-    if isinstance(exc, MapperError):
-        return str(exc)
-    code = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return f"{type(exc).__name__}" + (f" (SQLSTATE {code})" if code else "")

@@ -15,6 +15,14 @@ from airflow_mapper_provider.operators import (
 )
 from airflow_mapper_provider.operators.load import MAP_INDEX_TEMPLATE
 
+#: Retry defaults of the three tasks; MapperOperator keyword arguments win, then the DAG's default_args.
+RETRY_DEFAULTS: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay": dt.timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=10),
+}
+
 
 class MapperOperator(TaskGroup):
     """Move the rows of ``source_sql`` into ``target_table`` in parallel chunks (append, scd1 or scd2).
@@ -40,7 +48,10 @@ class MapperOperator(TaskGroup):
     :param checkpoint_lookback: re-read window for late commits: a timedelta, or a number for numeric columns.
     :param detect_deletes: full extracts only: delete (scd1) or close (scd2) target keys absent from the source.
     :param scd2_effective_time: ``"run_start"`` | ``"data_interval_end"`` | the name of a source column.
-    :param task_kwargs: applied to the three tasks (retries, retry_delay, pool, ...).
+    :param max_error_rows: rows a chunk may reject into ``mapper_rejects`` before it fails (0: any bad row fails).
+    :param task_kwargs: applied to the three tasks (retries, retry_delay, pool, ...). Unless given here or in
+        the DAG's ``default_args``, tasks retry 3 times, 30 s apart, doubling up to 10 minutes
+        (:data:`RETRY_DEFAULTS`); permanent errors fail at once without spending retries.
     """
 
     def __init__(
@@ -63,6 +74,7 @@ class MapperOperator(TaskGroup):
         checkpoint_lookback: dt.timedelta | int | float | None = None,
         detect_deletes: bool = False,
         scd2_effective_time: str = "run_start",
+        max_error_rows: int = 0,
         **task_kwargs: Any,
     ) -> None:
         super().__init__(group_id=task_id)
@@ -83,9 +95,11 @@ class MapperOperator(TaskGroup):
             checkpoint_lookback=checkpoint_lookback,
             detect_deletes=detect_deletes,
             scd2_effective_time=scd2_effective_time,
+            max_error_rows=max_error_rows,
         )
         self.config = cfg
         conf = cfg.to_dict()
+        task_kwargs = _with_retry_defaults(task_kwargs, self.dag)
         with self:
             self.plan = MapperPlanOperator(task_id="plan", config=conf, source_sql=source_sql, **task_kwargs)
             self.load = MapperLoadChunkOperator.partial(
@@ -104,3 +118,8 @@ class MapperOperator(TaskGroup):
                 **task_kwargs,
             )
             self.load >> self.finalize
+
+
+def _with_retry_defaults(task_kwargs: dict[str, Any], dag: Any) -> dict[str, Any]:
+    given = set(task_kwargs) | set(getattr(dag, "default_args", None) or {})
+    return {**{k: v for k, v in RETRY_DEFAULTS.items() if k not in given}, **task_kwargs}

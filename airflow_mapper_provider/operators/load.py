@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from typing import Any
 
 from airflow_mapper_provider import db
@@ -37,6 +38,7 @@ class MapperLoadChunkOperator(BaseOperator):
         self.source_sql = source_sql
         self.chunk = chunk
         self._sessions: list[db.Session] = []
+        self._stop = threading.Event()
 
     def execute(self, context: Any) -> dict[str, Any]:
         cfg = load_config(self.config)
@@ -50,12 +52,15 @@ class MapperLoadChunkOperator(BaseOperator):
             self._sessions = [src, tgt]
             try:
                 job = ChunkJob(cfg, spec, self.source_sql, context["run_id"], int(ti.try_number or 1), src, tgt)
+                job.stop_requested = self._stop
                 return job.run().to_dict()
             finally:
                 self._sessions = []
 
     def on_kill(self) -> None:
-        """Cancel the statements in flight on both connections (the transaction then rolls back)."""
+        """Cancel the statements in flight on both connections (the transaction then rolls back and the chunk
+        ledger records the chunk as ``stopped``)."""
+        self._stop.set()
         for sess in list(self._sessions):
             with contextlib.suppress(Exception):
                 sess.cancel()
