@@ -21,7 +21,14 @@ from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import SRC, Column
 from airflow_mapper_provider.exceptions import ConfigError, MapperError
 from airflow_mapper_provider.models import decode_value, encode_value
-from airflow_mapper_provider.planning import Layout, PlanInputs, choose_layout, make_chunks, thin_bounds
+from airflow_mapper_provider.planning import (
+    Layout,
+    PlanInputs,
+    choose_layout,
+    make_chunks,
+    quantile_plan,
+    thin_bounds,
+)
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import CheckpointStore, RunLock
 from airflow_mapper_provider.target import check_source_columns, ensure_target
@@ -140,8 +147,7 @@ def _chunks(
         layout = Layout("all", 1, 0, "detect_deletes with hash buckets the target cannot compute: one chunk")
     bounds: list[Any] = []
     if layout.kind == "range":
-        rows = source.query(d.quantile_sql(sql, keys[0], where), {**params, "step": layout.step})
-        bounds = thin_bounds([r[0] for r in rows], max_chunks)
+        bounds = _range_bounds(source, sql, keys[0], (where, params), estimate, layout.step, max_chunks)
     log.info("plan %s: %d row(s) by %s; %s", cfg.mapref, estimate, method, layout.reason)
     extra = {
         "window": window,
@@ -151,6 +157,31 @@ def _chunks(
     }
     specs = make_chunks(layout, keys, bounds, **common)
     return [{**s.to_dict(), **extra} for s in specs]
+
+
+def _range_bounds(
+    source: Session,
+    sql: str,
+    key: str,
+    window: tuple[str, dict[str, Any]],
+    estimate: int,
+    step: int,
+    max_chunks: int,
+) -> list[Any]:
+    """Lower bounds of chunks 2..n: every ``step``-th key, ranked over all keys or over a random sample."""
+    d, (where, params) = source.dialect, window
+    t0 = time.monotonic()
+    how = quantile_plan(estimate, step, can_sample=d.sample_predicate("fraction") is not None)
+    rows = source.query(
+        d.quantile_sql(sql, key, where, sampled=how.sampled),
+        {**params, "step": how.step, **({"fraction": how.fraction} if how.sampled else {})},
+    )
+    bounds = thin_bounds([r[0] for r in rows], max_chunks)
+    log.info(
+        "plan: %d range bound(s) from %s in %.2f s",
+        len(bounds), f"a {how.fraction:.3%} key sample" if how.sampled else "every key", time.monotonic() - t0,
+    )  # fmt: skip
+    return bounds
 
 
 def _keyset(cfg: MapperConfig, before: dict[str, str] | None) -> dict[str, Any]:

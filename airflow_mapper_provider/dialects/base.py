@@ -144,10 +144,16 @@ class Dialect:
         """The largest value of ``column`` in the query (the KEY checkpoint window's frozen upper bound)."""
         return f"SELECT MAX({SRC}.{self.quote(column)}) FROM ({self.embed(source_sql)}) {SRC}{_where(where)}"
 
-    def quantile_sql(self, source_sql: str, key: str, where: str = "") -> str:
-        """Every ``step``-th key in key order (the first excluded): the lower bounds of chunks 2..n."""
+    def quantile_sql(self, source_sql: str, key: str, where: str = "", sampled: bool = False) -> str:
+        """Every ``step``-th key in key order (the first excluded): the lower bounds of chunks 2..n.
+
+        ``sampled``: rank only a random sample of the keys (each kept with probability ``:fraction``); only
+        where :meth:`sample_predicate` is not None.
+        """
         k = f"{SRC}.{self.quote(key)}"
         cond = f"{k} IS NOT NULL" + (f" AND {where}" if where else "")
+        if sampled:
+            cond += f" AND {self.sample_predicate('fraction')}"
         ranked = (
             f"SELECT {k} AS mapper_k, ROW_NUMBER() OVER (ORDER BY {k}) AS mapper_rn "
             f"FROM ({self.embed(source_sql)}) {SRC} WHERE {cond}"
@@ -156,6 +162,10 @@ class Dialect:
             f"SELECT mapper_k FROM ({ranked}) mapper_q "
             f"WHERE {self.mod('mapper_rn - 1', self.param('step'))} = 0 AND mapper_rn > 1 ORDER BY mapper_k"
         )
+
+    def sample_predicate(self, param: str) -> str | None:
+        """Condition keeping each row with probability ``:param`` (None: this database cannot sample in SQL)."""
+        return None
 
     def window_predicate(
         self, window: dict[str, Any] | None, alias: str, open_upper: bool = False

@@ -83,6 +83,10 @@ class PostgresDialect(Dialect):
             return f"EXPLAIN (FORMAT JSON) {self.embed(source_sql)}"
         return f"EXPLAIN (FORMAT JSON) SELECT * FROM ({self.embed(source_sql)}) {SRC} WHERE {where}"
 
+    def sample_predicate(self, param: str) -> str | None:
+        # Bernoulli sample of the query's rows (random() is parallel restricted; the sample is tiny anyway)
+        return f"random() < {self.param(param)}"
+
     def primary_key_sql(self) -> str:
         """Is the primary key of table %(t)s exactly the sorted column names %(k)s?"""
         return (

@@ -9,5 +9,16 @@ from airflow_mapper_provider.planning.chunks import (
     make_chunks,
     thin_bounds,
 )
+from airflow_mapper_provider.planning.sampling import QuantilePlan, quantile_plan
 
-__all__ = ["Layout", "PlanInputs", "bucket_of", "choose_layout", "chunk_contains", "make_chunks", "thin_bounds"]
+__all__ = [
+    "Layout",
+    "PlanInputs",
+    "QuantilePlan",
+    "bucket_of",
+    "choose_layout",
+    "chunk_contains",
+    "make_chunks",
+    "quantile_plan",
+    "thin_bounds",
+]
