@@ -34,6 +34,10 @@ class DataError(MapperError):
     """The chunk's data cannot be loaded as is (NULL or duplicate keys, effective times out of order)."""
 
 
+class KeyRuleError(DataError):
+    """The extract breaks a key rule: NULL or duplicate business keys (rejectable with ``max_error_rows``)."""
+
+
 class ChunkFailedError(MapperError):
     """finalize: at least one planned chunk did not succeed."""
 

@@ -14,31 +14,35 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.db import PgSession, Session
 from airflow_mapper_provider.dialects import Column, ColumnType
-from airflow_mapper_provider.errors import describe_error
-from airflow_mapper_provider.exceptions import DataError, PlanMismatchError
+from airflow_mapper_provider.errors import DATA, classify, describe_error
+from airflow_mapper_provider.exceptions import DataError, KeyRuleError, PlanMismatchError
 from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value, encode_value
 from airflow_mapper_provider.planner import fingerprint
 from airflow_mapper_provider.planning import bucket_of
+from airflow_mapper_provider.salvage import Salvager
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import RunLock
 from airflow_mapper_provider.state.ledger import utcnow
-from airflow_mapper_provider.strategies import ApplyContext, Check, apply_plan
+from airflow_mapper_provider.state.rejects import RejectLog, RejectStore
+from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan
 from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE
 
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 5_000
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,6 +58,8 @@ class ChunkJob:
     target: Session
     #: Set by the operator's on_kill: the failure that follows is recorded as ``stopped``, not ``failed``.
     stop_requested: threading.Event = dataclasses.field(default_factory=threading.Event)
+    #: The source failed (its query or connection): salvage mode cannot help, the target refused nothing.
+    source_failed: bool = dataclasses.field(default=False, init=False)
 
     def run(self) -> ChunkResult:
         """Load the chunk (or return its recorded result when this run already committed it)."""
@@ -68,7 +74,7 @@ class ChunkJob:
             return done
         started = utcnow()
         try:
-            result = self._load()
+            result = self._load_or_salvage()
             ledger.record_chunk(self.target, self.run_id, result, started)
             self.target.commit()
         except BaseException as exc:
@@ -85,7 +91,30 @@ class ChunkJob:
         return result
 
     # ---- steps ------------------------------------------------------------------------------------------
-    def _load(self) -> ChunkResult:
+    def _load_or_salvage(self) -> ChunkResult:
+        """The bulk path; if the target refuses rows and max_error_rows allows, salvage mode (see salvage.py)."""
+        try:
+            return self._load()
+        except Exception as exc:
+            found = classify(exc)
+            refused = isinstance(exc, KeyRuleError) or (found is not None and found.kind == DATA)
+            if self.source_failed or not refused:
+                raise
+            if self.cfg.max_error_rows == 0:
+                if found is None:
+                    raise
+                raise DataError(
+                    f"{self.spec.label}: the target refused a row ({found.text}); the chunk committed nothing. "
+                    "Fix the row in the source, or set max_error_rows to load the other rows and keep the refused "
+                    "ones in mapper_rejects"
+                ) from None
+            reason = str(exc) if found is None else f"{self.spec.label}: {found.text}"
+            log.warning("%s; loading again in salvage mode (max_error_rows=%d)", reason, self.cfg.max_error_rows)
+        self.target.rollback()
+        self.source.rollback()
+        return self._load(salvage=True)
+
+    def _load(self, salvage: bool = False) -> ChunkResult:
         t0 = time.monotonic()
         sql = validate_source_sql(self.source_sql)
         if self.spec.sql_fingerprint and fingerprint(sql) != self.spec.sql_fingerprint:
@@ -93,20 +122,37 @@ class ChunkJob:
                 "source_sql rendered differently in load_chunk than in plan: keep the query deterministic per run "
                 "(template with run context such as data_interval_*, not the wall clock), then re-run the plan"
             )
-        columns = self.source.describe(sql)
-        ctx = self._context(columns)
-        direct = self._direct_ok(ctx)
+        try:
+            columns = self.source.describe(sql)
+        except Exception:
+            self.source_failed = True
+            raise
+        ctx = dataclasses.replace(self._context(columns), salvage=salvage)
+        direct = not salvage and self._direct_ok(ctx)
         into = self.target.dialect.table(self.cfg.table) if direct else self.target.dialect.temp_name(STAGE)
         if not direct:
             self._create_staging(ctx)
-        rows, path = self._transfer(sql, ctx, into, direct)
+        salvager = Salvager(self.target, ctx, RejectLog(self.cfg.max_error_rows, self.spec.label)) if salvage else None
+        rows, path = self._transfer(sql, ctx, into, direct, salvager)
+        if salvager is not None:
+            self._prepare_salvage(salvager, ctx, rows)
         t1 = time.monotonic()
         mark = None if direct else self._checkpoint_read(rows)
-        counts = {"rows_inserted": rows} if direct else self._apply(ctx)
+        counts = {"rows_inserted": rows} if direct else self._apply(ctx, salvager)
         t2 = time.monotonic()
-        result = self._result(rows, counts, path + ("-direct" if direct else "-stage"), t1 - t0, t2 - t1, t2 - t0)
+        path += "-direct" if direct else ("-salvage" if salvage else "-stage")
+        rejected = salvager.rejects.rows if salvager is not None else []
+        result = self._result(rows, counts, path, t1 - t0, t2 - t1, t2 - t0, len(rejected))
         result.checkpoint = mark
+        store = RejectStore(MapperTables(self.cfg.meta_schema), self.cfg.mapref)
+        store.write(self.target, self.run_id, self.spec.index, ctx.keys, rejected)
         return result
+
+    def _prepare_salvage(self, salvager: Salvager, ctx: ApplyContext, rows: int) -> None:
+        salvager.number()
+        if ctx.strategy != "append":
+            order = self.cfg.checkpoint_column or self.cfg.effective_column
+            salvager.apply_key_rules(order if order in ctx.names else None)
 
     def _checkpoint_read(self, rows: int) -> dict[str, str] | None:
         """KEY: the largest checkpoint value staged; PYTHON: the position after the last staged row."""
@@ -179,16 +225,23 @@ class ChunkJob:
         extra = [Column(PY_HASH, ColumnType("text"))] if ctx.python_hash else []
         self.target.execute(d.create_staging_sql(STAGE, [*ctx.columns, *extra]))
 
-    def _transfer(self, sql: str, ctx: ApplyContext, into: str, direct: bool) -> tuple[int, str]:
+    def _transfer(
+        self, sql: str, ctx: ApplyContext, into: str, direct: bool, salvager: Salvager | None = None
+    ) -> tuple[int, str]:
         """Move the chunk's rows into ``into``; returns (rows, path name)."""
         names = ctx.names
         select, params = self.source.dialect.chunk_select(sql, names, self.spec)
         src, tgt = self.source, self.target
         if isinstance(src, PgSession) and isinstance(tgt, PgSession) and self._binary_ok(ctx, direct):
-            data = src.copy_out(src.dialect.copy_out_sql(select), params)
-            return tgt.copy_in(tgt.dialect.copy_in_sql(into, names), data), "copy"
+            data = self._from_source(src.copy_out(src.dialect.copy_out_sql(select), params))
+            copied = tgt.copy_in(tgt.dialect.copy_in_sql(into, names), data)
+            if salvager is not None:
+                salvager.staged = copied  # staging has the source's types: COPY refuses no row
+            return copied, "copy"
         batches = self._batches(select, params, ctx)
         target_cols = [*names, PY_HASH] if ctx.python_hash and not direct else names
+        if salvager is not None:
+            return salvager.stage_rows(into, target_cols, batches), "rows"
         return tgt.insert_batches(into, target_cols, batches), "rows"
 
     def _binary_ok(self, ctx: ApplyContext, direct: bool) -> bool:
@@ -197,30 +250,43 @@ class ChunkJob:
         have = {c.name: c.type.native for c in self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))}
         return all(have.get(c.name) == c.type.native for c in ctx.columns)
 
+    def _from_source(self, items: Iterable[T]) -> Iterator[T]:
+        """Pass ``items`` through, noting when the source raises (its errors are never rows to reject)."""
+        try:
+            yield from items
+        except Exception:
+            self.source_failed = True
+            raise
+
     def _batches(self, select: str, params: dict[str, Any], ctx: ApplyContext) -> Iterator[list[tuple[Any, ...]]]:
         key_pos = [ctx.names.index(k) for k in ctx.keys]
         value_pos = [ctx.names.index(c.name) for c in ctx.values]
         pick = self.source.dialect.filters_in_python(self.spec)
-        for rows in self.source.stream(select, params, BATCH_ROWS):
+        for rows in self._from_source(self.source.stream(select, params, BATCH_ROWS)):
             if pick:
                 rows = [r for r in rows if bucket_of([r[i] for i in key_pos], self.spec.buckets) == self.spec.bucket]
             if ctx.python_hash:
                 rows = [(*r, _row_hash([r[i] for i in value_pos])) for r in rows]
             yield rows
 
-    def _apply(self, ctx: ApplyContext) -> dict[str, int]:
+    def _apply(self, ctx: ApplyContext, salvager: Salvager | None = None) -> dict[str, int]:
         checks, steps = apply_plan(ctx)
         keys = ", ".join(ctx.keys)
         counts: dict[str, int] = {}
-        for step in [*checks, *steps]:
-            if isinstance(step, Check):
-                n = int(self.target.scalar(step.sql) or 0)
+        for item in _groups([*checks, *steps], salvage=salvager is not None):
+            if isinstance(item, Check):
+                n = int(self.target.scalar(item.sql) or 0)
                 if n:
-                    raise DataError(f"{self.spec.label}: " + step.message.format(n=n, keys=keys))
+                    error = KeyRuleError if item in checks else DataError
+                    raise error(f"{self.spec.label}: " + item.message.format(n=n, keys=keys))
                 continue
-            n = self.target.execute(step.sql, step.params)
-            if step.counter:
-                counts[step.counter] = counts.get(step.counter, 0) + n
+            if isinstance(item, list):  # salvage mode: sliced writes, under savepoints
+                done = salvager.run_sliced(item) if salvager is not None else {}
+            else:
+                n = self.target.execute(item.sql, item.params)
+                done = {item.counter: n} if item.counter else {}
+            for name, n in done.items():
+                counts[name] = counts.get(name, 0) + n
         if "rows_versions" in counts:  # scd2: a changed key expires one version and inserts one
             expired = counts.get("rows_expired", 0)
             counts["rows_updated"] = expired
@@ -228,7 +294,7 @@ class ChunkJob:
         return counts
 
     def _result(
-        self, rows: int, counts: dict[str, int], path: str, t_read: float, t_apply: float, total: float
+        self, rows: int, counts: dict[str, int], path: str, t_read: float, t_apply: float, total: float, rejected: int
     ) -> ChunkResult:
         ins, upd = counts.get("rows_inserted", 0), counts.get("rows_updated", 0)
         return ChunkResult(
@@ -241,7 +307,8 @@ class ChunkJob:
             rows_updated=upd,
             rows_expired=counts.get("rows_expired", 0),
             rows_deleted=counts.get("rows_deleted", 0),
-            rows_unchanged=0 if self.cfg.load_strategy == "append" else rows - ins - upd,
+            rows_rejected=rejected,
+            rows_unchanged=0 if self.cfg.load_strategy == "append" else rows - ins - upd - rejected,
             seconds_read=round(t_read, 3),
             seconds_apply=round(t_apply, 3),
             seconds_total=round(total, 3),
@@ -264,6 +331,15 @@ class ChunkJob:
         except Exception:  # the target may be gone; the task failure itself is what matters
             log.warning("%s: could not record the failure in the chunk ledger", self.spec.label, exc_info=False)
             self.target.rollback()
+
+
+def _groups(work: list[Step | Check], salvage: bool) -> Iterator[Step | Check | list[Step]]:
+    """The apply items in order; in salvage mode consecutive sliced steps come as one list (run per slice)."""
+    for sliced, items in itertools.groupby(work, key=lambda w: salvage and isinstance(w, Step) and w.sliced):
+        if sliced:
+            yield [w for w in items if isinstance(w, Step)]
+        else:
+            yield from items
 
 
 def _row_hash(values: list[Any]) -> str:

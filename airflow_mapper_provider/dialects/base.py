@@ -304,6 +304,25 @@ class Dialect:
         """Drop a temp table left by an earlier chunk on this connection ("" where temp tables drop on commit)."""
         return f"DROP TABLE IF EXISTS {self.temp_name(name)}"
 
+    def create_temp_index_sql(self, name: str, column: str) -> str:
+        return f"CREATE INDEX {self.quote(name + '_' + column)} ON {self.temp_name(name)} ({self.quote(column)})"
+
+    def number_rows_sql(self, source: str, name: str, rn: str, ok: str) -> list[str]:
+        """Replace temp table ``source`` by a copy whose rows are numbered 1..n (``rn``) and flagged ``ok`` = 1."""
+        numbered = f"ROW_NUMBER() OVER () AS {self.quote(rn)}, 1 AS {self.quote(ok)}"
+        select = f"SELECT s.*, {numbered} FROM {self.temp_name(source)} s"
+        return [
+            self.create_temp_as_sql(name, select),
+            f"DROP TABLE {self.temp_name(source)}",
+            f"ALTER TABLE {self.temp_name(name)} RENAME TO {self.quote(source)}",
+            self.create_temp_index_sql(source, rn),
+        ]
+
+    def savepoint_sql(self, verb: str, name: str) -> str:
+        """``SAVEPOINT``, ``RELEASE SAVEPOINT`` or ``ROLLBACK TO SAVEPOINT`` (``verb``: set/release/rollback)."""
+        prefix = {"set": "SAVEPOINT", "release": "RELEASE SAVEPOINT", "rollback": "ROLLBACK TO SAVEPOINT"}[verb]
+        return f"{prefix} {self.quote(name)}"
+
     # ---- apply building blocks -------------------------------------------------------------------------
     def differs(self, a: str, b: str) -> str:
         """Null-safe 'a and b differ'."""

@@ -1,7 +1,8 @@
 """The tables the mapper owns: layout and creation.
 
 ``mapper_joblog`` (one row per run), ``mapper_chunklog`` (the chunk ledger), ``mapper_checkpoint`` (one row per
-mapref: the high-water mark) and ``mapper_lock`` (which run of a mapref may write).
+mapref: the high-water mark), ``mapper_lock`` (which run of a mapref may write) and ``mapper_rejects`` (rows the
+target refused, with their error).
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ CHECKPOINT_COLUMNS = (
 
 LOCK_COLUMNS = (("mapref", _T), ("run_id", _T), ("acquired_at", _TS))
 
+REJECTS_COLUMNS = (
+    ("mapref", _T), ("run_id", _T), ("chunk_index", _INT), ("key_values", _T), ("row_json", _T),
+    ("error_code", _T), ("error_message", _T), ("rejected_at", _TS),
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class MapperTables:
@@ -69,6 +75,10 @@ class MapperTables:
     def lock(self) -> TableName:
         return TableName("mapper_lock", self.schema)
 
+    @property
+    def rejects(self) -> TableName:
+        return TableName("mapper_rejects", self.schema)
+
     def ensure(self, sess: Session) -> None:
         """Create the schema and the mapper tables where missing (idempotent; caller commits)."""
         d = sess.dialect
@@ -79,6 +89,7 @@ class MapperTables:
             (self.chunklog, CHUNKLOG_COLUMNS, ("mapref", "run_id", "chunk_index")),
             (self.checkpoint, CHECKPOINT_COLUMNS, ("mapref",)),
             (self.lock, LOCK_COLUMNS, ("mapref",)),
+            (self.rejects, REJECTS_COLUMNS, ()),
         )
         for table, columns, key in specs:
             if not sess.table_exists(table):

@@ -18,6 +18,11 @@ STAGE = "mapper_stage"
 DELTA = "mapper_delta"
 #: Staging column that carries a row hash computed in Python (dialects without SQL hashing).
 PY_HASH = "mapper_row_hash"
+#: Salvage mode (a chunk with bad rows): staged rows are numbered, writes run by slices of row numbers, and rows
+#: rejected by the key rules carry ``mapper_ok = 0``.
+RN = "mapper_rn"
+OK = "mapper_ok"
+SLICE_LO, SLICE_HI = "mapper_lo", "mapper_hi"
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class Step:
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
     counter: str | None = None
+    #: Salvage mode: the statement writes staged rows numbered :mapper_lo..:mapper_hi only.
+    sliced: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class ApplyContext:
     effective_column: str | None = None
     #: Full extract: target keys of this chunk absent from staging are deleted (scd1) or closed (scd2).
     detect_deletes: bool = False
+    #: Salvage mode: staging is numbered (:data:`RN`, :data:`OK`) and writes are sliced.
+    salvage: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -86,15 +95,45 @@ def key_checks(ctx: ApplyContext) -> list[Check]:
             "null_keys",
             f"SELECT COUNT(*) FROM {stage} WHERE {nulls}",
             "{n} row(s) have NULL in a key column ({keys}): scd loads need a non-null business key; "
-            "filter or fix them in source_sql",
+            "filter or fix them in source_sql, or set max_error_rows to send them to mapper_rejects",
         ),
         Check(
             "duplicate_keys",
             f"SELECT COUNT(*) FROM (SELECT {keys} FROM {stage} GROUP BY {keys} HAVING COUNT(*) > 1) mapper_dup",
             "{n} key(s) appear more than once in the extract ({keys}): make source_sql return one row per "
-            "key (e.g. ROW_NUMBER() over the key, keeping the newest)",
+            "key (e.g. ROW_NUMBER() over the key, keeping the newest), or set max_error_rows to apply the "
+            "duplicate rule (the row with the highest checkpoint value wins, the others go to mapper_rejects)",
         ),
     ]
+
+
+def rows_slice(ctx: ApplyContext, alias: str) -> str:
+    """Salvage mode: the condition restricting a write to the current slice of staged row numbers."""
+    if not ctx.salvage:
+        return ""
+    d = ctx.dialect
+    return f"{alias}.{d.quote(RN)} BETWEEN {d.param(SLICE_LO)} AND {d.param(SLICE_HI)}"
+
+
+def staged_ok(ctx: ApplyContext, alias: str) -> str:
+    """Salvage mode: the condition excluding staged rows rejected by the key rules."""
+    return f"{alias}.{ctx.dialect.quote(OK)} = 1" if ctx.salvage else ""
+
+
+def all_of(*conditions: str) -> str:
+    """AND of the non-empty conditions (parenthesized where they hold an OR)."""
+    present = [c for c in conditions if c]
+    if len(present) == 1:
+        return present[0]
+    return " AND ".join(f"({c})" if " OR " in c else c for c in present)
+
+
+def delta_steps(ctx: ApplyContext, current_only: bool) -> list[Step]:
+    """The delta step; in salvage mode also an index on its row numbers (writes then go by slices)."""
+    steps = [delta_step(ctx, current_only)]
+    if ctx.salvage:
+        steps.append(Step("delta_index", ctx.dialect.create_temp_index_sql(DELTA, RN)))
+    return steps
 
 
 def delta_step(ctx: ApplyContext, current_only: bool) -> Step:
@@ -107,8 +146,9 @@ def delta_step(ctx: ApplyContext, current_only: bool) -> Step:
         on += f" AND {ctx.target_where}"
     first_key = f"t.{d.quote(ctx.keys[0])}"
     changed = [d.differs(f"t.{d.quote(c.name)}", f"s.{d.quote(c.name)}") for c in ctx.values]
-    where = " OR ".join([f"{first_key} IS NULL", *changed])
+    where = all_of(" OR ".join([f"{first_key} IS NULL", *changed]), staged_ok(ctx, "s"))
     extra = f", s.{d.quote(PY_HASH)}" if ctx.python_hash else ""
+    extra += f", s.{d.quote(RN)}" if ctx.salvage else ""
     select = (
         f"SELECT {d.cols(ctx.names, 's')}{extra}, CASE WHEN {first_key} IS NULL THEN 1 ELSE 0 END AS mapper_new "
         f"FROM {d.temp_name(STAGE)} s LEFT JOIN {d.table(ctx.target)} t ON {on} WHERE {where}"
@@ -122,7 +162,7 @@ def apply_plan(ctx: ApplyContext) -> tuple[list[Check], list[Step | Check]]:
     from airflow_mapper_provider.strategies import append, scd1, scd2
 
     module = {"append": append, "scd1": scd1, "scd2": scd2}[ctx.strategy]
-    checks = [] if ctx.strategy == "append" else key_checks(ctx)
+    checks = [] if ctx.strategy == "append" or ctx.salvage else key_checks(ctx)
     steps: list[Step | Check] = [s for s in _prelude(ctx) if s.sql]
     steps += module.steps(ctx)
     return checks, steps
@@ -140,4 +180,5 @@ def missing_keys(ctx: ApplyContext) -> str:
 
 
 def update_step(ctx: ApplyContext, upd: UpdateSpec, counter: str, params: dict[str, Any] | None = None) -> Step:
-    return Step("update", ctx.dialect.update_from_sql(ctx.target, DELTA, upd), params or {}, counter)
+    sql = ctx.dialect.update_from_sql(ctx.target, DELTA, upd)
+    return Step("update", sql, params or {}, counter, sliced=ctx.salvage)

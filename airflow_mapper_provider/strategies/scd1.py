@@ -8,8 +8,10 @@ from airflow_mapper_provider.strategies.base import (
     DELTA,
     ApplyContext,
     Step,
-    delta_step,
+    all_of,
+    delta_steps,
     missing_keys,
+    rows_slice,
     update_step,
 )
 
@@ -19,15 +21,15 @@ def steps(ctx: ApplyContext) -> list[Step]:
         return append.steps(ctx)
     d = ctx.dialect
     cols = d.cols(ctx.names)
-    out = [delta_step(ctx, current_only=False)]
+    out = delta_steps(ctx, current_only=False)
     if ctx.values:
         sets = [(c.name, f"d.{d.quote(c.name)}") for c in ctx.values]
-        out.append(update_step(ctx, UpdateSpec(ctx.keys, sets, "d.mapper_new = 0"), "rows_updated"))
-    insert = (
-        f"INSERT INTO {d.table(ctx.target)} ({cols}) "
-        f"SELECT {d.cols(ctx.names, 'd')} FROM {d.temp_name(DELTA)} d WHERE d.mapper_new = 1"
-    )
-    out.append(Step("insert", insert, counter="rows_inserted"))
+        changed = all_of("d.mapper_new = 0", rows_slice(ctx, "d"))
+        out.append(update_step(ctx, UpdateSpec(ctx.keys, sets, changed), "rows_updated"))
+    new = all_of("d.mapper_new = 1", rows_slice(ctx, "d"))
+    select = f"SELECT {d.cols(ctx.names, 'd')} FROM {d.temp_name(DELTA)} d WHERE {new}"
+    insert = f"INSERT INTO {d.table(ctx.target)} ({cols}) {select}"
+    out.append(Step("insert", insert, counter="rows_inserted", sliced=ctx.salvage))
     if ctx.detect_deletes:
         delete = f"DELETE FROM {d.table(ctx.target)} AS t WHERE {missing_keys(ctx)}"
         out.append(Step("delete", delete, dict(ctx.target_params), "rows_deleted"))

@@ -16,8 +16,11 @@ from airflow_mapper_provider.strategies.base import (
     ApplyContext,
     Check,
     Step,
-    delta_step,
+    all_of,
+    delta_steps,
     missing_keys,
+    rows_slice,
+    staged_ok,
     update_step,
 )
 
@@ -28,15 +31,17 @@ def steps(ctx: ApplyContext) -> list[Step | Check]:
     col = ctx.effective_column
     checks = _effective_checks(ctx) if col else []
     if ctx.empty_target:
-        return [*checks, Step("insert", _insert_versions(ctx, STAGE, "s"), eff, "rows_versions")]
+        insert = Step("insert", _insert_versions(ctx, STAGE, "s"), eff, "rows_versions", sliced=ctx.salvage)
+        return [*checks, insert]
     new_to = f"d.{d.quote(col)}" if col else d.param("eff")
-    expire = UpdateSpec(ctx.keys, [("valid_to", new_to), ("is_current", d.false_sql)], "d.mapper_new = 0", "is_current")
-    out: list[Step | Check] = [*checks, delta_step(ctx, current_only=True)]
+    changed = all_of("d.mapper_new = 0", rows_slice(ctx, "d"))
+    expire = UpdateSpec(ctx.keys, [("valid_to", new_to), ("is_current", d.false_sql)], changed, "is_current")
+    out: list[Step | Check] = [*checks, *delta_steps(ctx, current_only=True)]
     if col:
         out.append(_order_check(ctx, col))
     out += [
         update_step(ctx, expire, "rows_expired", eff),
-        Step("insert", _insert_versions(ctx, DELTA, "d"), eff, "rows_versions"),
+        Step("insert", _insert_versions(ctx, DELTA, "d"), eff, "rows_versions", sliced=ctx.salvage),
     ]
     if ctx.detect_deletes:
         close = (
@@ -77,4 +82,6 @@ def _insert_versions(ctx: ApplyContext, source: str, alias: str) -> str:
     valid_from = f"{alias}.{d.quote(ctx.effective_column)}" if ctx.effective_column else d.param("eff")
     target_cols = d.cols([*ctx.names, *SCD2_COLUMNS])
     select = f"{d.cols(ctx.names, alias)}, {valid_from}, NULL, {d.true_sql}, {hash_sql}"
-    return f"INSERT INTO {d.table(ctx.target)} ({target_cols}) SELECT {select} FROM {d.temp_name(source)} {alias}"
+    sql = f"INSERT INTO {d.table(ctx.target)} ({target_cols}) SELECT {select} FROM {d.temp_name(source)} {alias}"
+    where = all_of(staged_ok(ctx, alias) if source == STAGE else "", rows_slice(ctx, alias))
+    return sql + (f" WHERE {where}" if where else "")

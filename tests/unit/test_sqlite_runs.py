@@ -111,3 +111,44 @@ def test_hash_chunks_without_detect_deletes_load_every_row(tmp_path: Path, strat
     assert current_keys(tmp_path, cfg.target_table, strategy == "scd2") == {(r, i) for r, i, _ in ROWS}
     _, again = run(tmp_path, cfg, "r2", "2026-01-02T00:00:00+00:00")
     assert (again.rows_inserted, again.rows_updated, again.rows_unchanged) == (0, 0, 600)
+
+
+@pytest.mark.parametrize("strategy", ["scd1", "scd2", "append"])
+def test_sqlite_target_rejects_refused_rows_under_savepoints(tmp_path: Path, strategy: str) -> None:
+    """SQLite target with a CHECK and a NOT NULL: refused rows go to mapper_rejects, the rest commits."""
+    make_source(tmp_path / "src.db", [("eu", i, f"n{i}") for i in range(1, 301)])
+    with sqlite3.connect(tmp_path / "src.db") as c:
+        c.execute("UPDATE src SET name = 'BAD' WHERE id IN (7, 150)")
+        c.execute("UPDATE src SET name = NULL WHERE id = 299")
+    extra = ", valid_from TEXT, valid_to TEXT, is_current BOOLEAN, row_hash TEXT" if strategy == "scd2" else ""
+    with sqlite3.connect(tmp_path / "dw.db") as c:
+        c.execute(f"CREATE TABLE dim (region TEXT, id INTEGER, name TEXT NOT NULL CHECK (name <> 'BAD'){extra})")
+    keys = () if strategy == "append" else ("region", "id")
+    cfg = config(strategy, keys, max_error_rows=3, target_table="dim")
+    _, summary = run(tmp_path, cfg, "r1", "2026-01-01T00:00:00+00:00")
+    assert (summary.rows_read, summary.rows_inserted, summary.rows_rejected) == (300, 297, 3)
+    with sqlite3.connect(tmp_path / "dw.db") as c:
+        assert c.execute("SELECT count(*) FROM dim").fetchone() == (297,)
+        got = c.execute("SELECT key_values, error_code FROM mapper_rejects ORDER BY rowid").fetchall()
+    codes = sorted(code for _, code in got)
+    assert codes == ["SQLITE_CONSTRAINT_CHECK", "SQLITE_CONSTRAINT_CHECK", "SQLITE_CONSTRAINT_NOTNULL"]
+    if keys:
+        assert sorted(k for k, _ in got) == sorted(f'{{"region":"eu","id":{i}}}' for i in (7, 150, 299))
+
+
+def test_sqlite_over_budget_commits_nothing(tmp_path: Path) -> None:
+    from airflow_mapper_provider.exceptions import DataError
+
+    make_source(tmp_path / "src.db", [("eu", i, "BAD" if i % 50 == 0 else f"n{i}") for i in range(1, 301)])
+    with sqlite3.connect(tmp_path / "dw.db") as c:
+        c.execute("CREATE TABLE dim (region TEXT, id INTEGER, name TEXT CHECK (name <> 'BAD'))")
+    with pytest.raises(DataError, match="max_error_rows=5"):
+        run(
+            tmp_path,
+            config("scd1", ("region", "id"), max_error_rows=5, target_table="dim", chunk_size=1000),
+            "r1",
+            "2026-01-01T00:00:00+00:00",
+        )
+    with sqlite3.connect(tmp_path / "dw.db") as c:
+        assert c.execute("SELECT count(*) FROM dim").fetchone() == (0,)
+        assert c.execute("SELECT count(*) FROM mapper_rejects").fetchone() == (0,)
