@@ -2,7 +2,8 @@
 
 Paths, fastest first:
 - ``copy-direct``: PostgreSQL to PostgreSQL, binary COPY straight into the target (append; scd1 when the chunk's
-  key range is empty in the target and the key is its primary key);
+  key range is empty in the target and the key is its primary key; scd2 when the range is empty, with the scd2
+  columns computed by the source query);
 - ``copy-stage``: binary COPY into a TEMP staging table, then set-based SQL;
 - ``rows-stage`` / ``rows-direct``: rows streamed in batches (any source), COPY rows (PostgreSQL target) or
   executemany (other targets).
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from airflow_mapper_provider.config import MapperConfig, validate_source_sql
+from airflow_mapper_provider.config import SCD2_COLUMNS, MapperConfig, validate_source_sql
 from airflow_mapper_provider.db import PgSession, Session
 from airflow_mapper_provider.dialects import Column, ColumnType
 from airflow_mapper_provider.errors import DATA, classify, describe_error
@@ -36,12 +37,14 @@ from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import RunLock
 from airflow_mapper_provider.state.ledger import utcnow
 from airflow_mapper_provider.state.rejects import RejectLog, RejectStore
-from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan
+from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan, scd2
 from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE
 
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 5_000
+#: PostgreSQL types of the scd2 columns that a binary COPY of new versions writes.
+_SCD2_NATIVE = {"valid_from": "timestamptz", "valid_to": "timestamptz", "is_current": "bool", "row_hash": "text"}
 T = TypeVar("T")
 
 
@@ -138,7 +141,7 @@ class ChunkJob:
             self._prepare_salvage(salvager, ctx, rows)
         t1 = time.monotonic()
         mark = None if direct else self._checkpoint_read(rows)
-        counts = {"rows_inserted": rows} if direct else self._apply(ctx, salvager)
+        counts = self._direct_checks(ctx, rows) if direct else self._apply(ctx, salvager)
         t2 = time.monotonic()
         path += "-direct" if direct else ("-salvage" if salvage else "-stage")
         rejected = salvager.rejects.rows if salvager is not None else []
@@ -211,11 +214,20 @@ class ChunkJob:
             return False  # the checkpoint is read from staging
         if ctx.strategy == "append":
             return True
-        return (
-            ctx.strategy == "scd1"
-            and ctx.empty_target
-            and self.target.has_primary_key(self.cfg.table, self.cfg.key_columns)
-        )
+        if not ctx.empty_target:
+            return False
+        if ctx.strategy == "scd2":  # new versions by binary COPY, their scd2 columns computed by the source
+            both_pg = isinstance(self.source, PgSession) and isinstance(self.target, PgSession)
+            return both_pg and not ctx.python_hash and not ctx.effective_column and self._binary_ok(ctx, True)
+        return self.target.has_primary_key(self.cfg.table, self.cfg.key_columns)
+
+    def _direct_checks(self, ctx: ApplyContext, rows: int) -> dict[str, int]:
+        """After a direct scd2 COPY: the key checks staging would have made (duplicates hit the unique index)."""
+        for check in scd2.direct_checks(ctx) if ctx.strategy == "scd2" else []:
+            n = int(self.target.scalar(check.sql) or 0)
+            if n:
+                raise KeyRuleError(f"{self.spec.label}: " + check.message.format(n=n, keys=", ".join(ctx.keys)))
+        return {"rows_inserted": rows}
 
     def _create_staging(self, ctx: ApplyContext) -> None:
         d = self.target.dialect
@@ -233,6 +245,9 @@ class ChunkJob:
         select, params = self.source.dialect.chunk_select(sql, names, self.spec)
         src, tgt = self.source, self.target
         if isinstance(src, PgSession) and isinstance(tgt, PgSession) and self._binary_ok(ctx, direct):
+            if direct and ctx.strategy == "scd2":
+                select = src.dialect.scd2_versions_select(select, ctx.values, "mapper_eff")
+                params, names = {**params, "mapper_eff": ctx.effective_time}, [*names, *SCD2_COLUMNS]
             data = self._from_source(src.copy_out(src.dialect.copy_out_sql(select), params))
             copied = tgt.copy_in(tgt.dialect.copy_in_sql(into, names), data)
             if salvager is not None:
@@ -248,7 +263,10 @@ class ChunkJob:
         if not direct:
             return True  # staging has the source's exact types
         have = {c.name: c.type.native for c in self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))}
-        return all(have.get(c.name) == c.type.native for c in ctx.columns)
+        need = {c.name: c.type.native for c in ctx.columns}
+        if ctx.strategy == "scd2":
+            need.update(_SCD2_NATIVE)
+        return all(have.get(name) == native for name, native in need.items())
 
     def _from_source(self, items: Iterable[T]) -> Iterator[T]:
         """Pass ``items`` through, noting when the source raises (its errors are never rows to reject)."""

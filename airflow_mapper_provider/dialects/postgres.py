@@ -148,6 +148,15 @@ class PostgresDialect(Dialect):
             cond += f" AND t.{self.quote(upd.target_flag)}"
         return f"UPDATE {self.table(target)} t SET {assigns} FROM {self.temp_name(source)} d WHERE {cond}"
 
+    def scd2_versions_select(self, select_sql: str, values: Sequence[Column], eff_param: str) -> str:
+        """The rows of ``select_sql`` as new current scd2 versions, for a binary COPY straight into the target:
+        valid_from = the bound effective time, valid_to NULL, is_current true, the row hash computed here."""
+        row_hash = self.row_hash_expr(values, "v")
+        return (
+            f"SELECT v.*, {self.param(eff_param)}::timestamptz AS valid_from, NULL::timestamptz AS valid_to, "
+            f"true AS is_current, ({row_hash})::text AS row_hash FROM ({select_sql}) v"
+        )
+
     def row_hash_expr(self, columns: Sequence[Column], alias: str) -> str | None:
         if not columns:
             return "'0'"

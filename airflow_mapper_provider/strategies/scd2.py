@@ -85,3 +85,19 @@ def _insert_versions(ctx: ApplyContext, source: str, alias: str) -> str:
     sql = f"INSERT INTO {d.table(ctx.target)} ({target_cols}) SELECT {select} FROM {d.temp_name(source)} {alias}"
     where = all_of(staged_ok(ctx, alias) if source == STAGE else "", rows_slice(ctx, alias))
     return sql + (f" WHERE {where}" if where else "")
+
+
+def direct_checks(ctx: ApplyContext) -> list[Check]:
+    """After new versions were copied straight into the target: no NULL key arrived (the unique indexes allow
+    NULLs; they use the key index, so this is a lookup, not a scan)."""
+    d = ctx.dialect
+    nulls = " OR ".join(f"{d.quote(k)} IS NULL" for k in ctx.keys)
+    sql = f"SELECT COUNT(*) FROM {d.table(ctx.target)} WHERE {nulls}"
+    return [
+        Check(
+            "null_keys",
+            sql,
+            "{n} row(s) have NULL in a key column ({keys}): scd loads need a non-null "
+            "business key; filter or fix them in source_sql, or set max_error_rows to send them to mapper_rejects",
+        )
+    ]

@@ -282,3 +282,23 @@ def test_replanning_a_run_reuses_its_frozen_plan(pg_dbs):
     assert [r.from_ledger for r in results] == [True, True] + [False] * (len(first) - 2)
     # chunks 1-2 loaded keys 1..2000 before the delete; the rest load 2001..6000 under the same bounds
     assert rows(pg_dbs.target_dsn, "SELECT count(*), count(DISTINCT customer_id) FROM dw.replan") == [(6_000, 6_000)]
+
+
+def test_scd2_initial_copies_versions_straight_into_the_target(pg_dbs):
+    """Empty key ranges: new versions go in by binary COPY with the scd2 columns computed by the source; the row
+    hash equals the one the target computes for staged versions, and a NULL key still fails the chunk."""
+    make_customers(pg_dbs.source_dsn, 4_000)
+    cfg = config("scd2", "dw.hist_direct")
+    _, results, summary = run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r1", SQL, RUN1)
+    assert {r.path for r in results} == {"copy-direct"} and summary.rows_inserted == 4_000
+    same_hash = rows(
+        pg_dbs.target_dsn,
+        "SELECT count(*) FROM dw.hist_direct t WHERE valid_from = "
+        f"'{RUN1}' AND valid_to IS NULL AND is_current AND row_hash = hash_record_extended("
+        "ROW(t.name, t.email, t.country, t.balance, t.created_at, t.active, t.birth, t.notes), 0)::text",
+    )
+    assert same_hash == [(4_000,)]
+    null_key = SQL.replace("customer_id,", "NULLIF(customer_id, 1) AS customer_id,", 1)
+    with pytest.raises(Exception, match="NULL in a key column"):
+        run_all(config("scd2", "dw.hist_null"), pg_dbs.source_uri, pg_dbs.target_uri, "r2", null_key, RUN1)
+    assert rows(pg_dbs.target_dsn, "SELECT count(*) FROM dw.hist_null") == [(0,)]
