@@ -169,6 +169,9 @@ def apply_plan(ctx: ApplyContext) -> tuple[list[Check], list[Step | Check]]:
 
 
 def _prelude(ctx: ApplyContext) -> list[Step]:
+    """Statistics for the compare join's plan; an empty target range (or append) joins nothing."""
+    if ctx.empty_target or ctx.strategy == "append":
+        return []
     return [Step("analyze", ctx.dialect.analyze_sql(STAGE))]
 
 

@@ -601,9 +601,9 @@ SQ_EXPIRE: StepRow = (
 PY_HASH_COL = ', s."mapper_row_hash"'
 
 STRATEGIES: list[tuple[str, Dialect, dict[str, Any], list[tuple[str, str]], list[StepRow]]] = [
-    ("append", PG, {}, [], [PG_ANALYZE, PG_APPEND]),
+    ("append", PG, {}, [], [PG_APPEND]),  # no compare join: no ANALYZE
     ("append", SQ, {}, [], [SQ_APPEND]),
-    ("scd1", PG, {"empty_target": True}, PG_CHECKS, [PG_ANALYZE, PG_APPEND]),
+    ("scd1", PG, {"empty_target": True}, PG_CHECKS, [PG_APPEND]),
     ("scd1", SQ, {"empty_target": True}, SQ_CHECKS, [SQ_APPEND]),
     ("scd1", PG, {}, PG_CHECKS, [PG_ANALYZE, ("delta", pg_delta(), {}, None), PG_SCD1_UPDATE, PG_SCD1_INSERT]),
     ("scd1", SQ, {}, SQ_CHECKS, [("delta", sq_delta(), {}, None), SQ_SCD1_UPDATE, SQ_SCD1_INSERT]),
@@ -612,7 +612,7 @@ STRATEGIES: list[tuple[str, Dialect, dict[str, Any], list[tuple[str, str]], list
         PG,
         {"empty_target": True},
         PG_CHECKS,
-        [PG_ANALYZE, ("insert", pg_scd2_insert("mapper_stage", "s"), {"eff": EFF}, "rows_versions")],
+        [("insert", pg_scd2_insert("mapper_stage", "s"), {"eff": EFF}, "rows_versions")],
     ),
     (
         "scd2",
