@@ -100,4 +100,17 @@ def machine(dsn: str) -> dict[str, Any]:
         "pg_settings": settings,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "code": _code_version(),
     }
+
+
+def _code_version() -> str:
+    """The commit measured, and whether the provider had uncommitted changes (others edit the tree too)."""
+    import subprocess
+
+    def git(*argv: str) -> str:
+        out = subprocess.run(["git", *argv], capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "airflow_mapper_provider")
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted provider changes" if dirty else "")

@@ -96,7 +96,7 @@ def machine_text(machine: dict[str, Any]) -> str:
         f"{machine['cores']} cores ({machine['cpu']}), {machine['ram_gb']} GB RAM, {machine['platform']}; "
         f"PostgreSQL {machine['postgresql']} (source and target databases on one server; fsync={pg.get('fsync')}, "
         f"synchronous_commit={pg.get('synchronous_commit')}, shared_buffers={pg.get('shared_buffers')} x 8kB, "
-        f"work_mem={pg.get('work_mem')} kB); Python {machine['python']}"
+        f"work_mem={pg.get('work_mem')} kB); Python {machine['python']}; code {machine.get('code', '?')}"
     )
 
 
