@@ -130,15 +130,15 @@ class PgSession(Session):
             while rows := cur.fetchmany(batch):
                 yield rows
 
-    def copy_out(self, sql: str, params: dict[str, Any]) -> Iterator[bytes]:
-        """Stream ``COPY ... TO STDOUT`` as raw bytes (never decoded into rows)."""
+    def copy_out(self, sql: str, params: dict[str, Any]) -> Iterator[memoryview]:
+        """Stream ``COPY ... TO STDOUT`` as raw blocks (never decoded into rows). Each block is a view into the
+        driver's buffer, valid until the next one is read: write it before asking for more (no copy made)."""
         if not params:
             sql = sql.replace("%%", "%")
         with self.conn.cursor() as cur, cur.copy(sql, params or None) as copy:
-            for data in copy:
-                yield bytes(data)
+            yield from copy
 
-    def copy_in(self, sql: str, data: Iterable[bytes]) -> int:
+    def copy_in(self, sql: str, data: Iterable[bytes | memoryview]) -> int:
         with self.conn.cursor() as cur:
             with cur.copy(sql) as copy:
                 for block in data:

@@ -350,8 +350,9 @@ class Dialect:
             cond += f" AND {t}.{self.quote(upd.target_flag)} = {self.true_sql}"
         return f"UPDATE {t} SET {assigns} WHERE {cond}"
 
-    def analyze_sql(self, name: str) -> str:
-        """Refresh planner statistics of a temp table ("" where the database needs nothing)."""
+    def analyze_sql(self, name: str, columns: Sequence[str] = ()) -> str:
+        """Refresh planner statistics of a temp table, of ``columns`` only if given ("" where the database needs
+        nothing)."""
         return ""
 
     def row_hash_expr(self, columns: Sequence[Column], alias: str) -> str | None:

@@ -99,12 +99,24 @@ def key_checks(ctx: ApplyContext) -> list[Check]:
         ),
         Check(
             "duplicate_keys",
-            f"SELECT COUNT(*) FROM (SELECT {keys} FROM {stage} GROUP BY {keys} HAVING COUNT(*) > 1) mapper_dup",
-            "{n} key(s) appear more than once in the extract ({keys}): make source_sql return one row per "
+            _extra_rows_sql(ctx),
+            "{n} row(s) repeat a key already in the extract ({keys}): make source_sql return one row per "
             "key (e.g. ROW_NUMBER() over the key, keeping the newest), or set max_error_rows to apply the "
             "duplicate rule (the row with the highest checkpoint value wins, the others go to mapper_rejects)",
         ),
     ]
+
+
+def _extra_rows_sql(ctx: ApplyContext) -> str:
+    """Staged rows beyond one per key: one pass with a DISTINCT count for a single key column (NULL keys were
+    refused before), a grouping for composite keys."""
+    d, stage = ctx.dialect, ctx.dialect.temp_name(STAGE)
+    if len(ctx.keys) == 1:
+        key = d.quote(ctx.keys[0])
+        return f"SELECT COUNT({key}) - COUNT(DISTINCT {key}) FROM {stage}"
+    keys = d.cols(ctx.keys)
+    grouped = f"SELECT COUNT(*) AS mapper_n FROM {stage} GROUP BY {keys} HAVING COUNT(*) > 1"
+    return f"SELECT COALESCE(SUM(mapper_n - 1), 0) FROM ({grouped}) mapper_dup"
 
 
 def rows_slice(ctx: ApplyContext, alias: str) -> str:
@@ -172,7 +184,7 @@ def _prelude(ctx: ApplyContext) -> list[Step]:
     """Statistics for the compare join's plan; an empty target range (or append) joins nothing."""
     if ctx.empty_target or ctx.strategy == "append":
         return []
-    return [Step("analyze", ctx.dialect.analyze_sql(STAGE))]
+    return [Step("analyze", ctx.dialect.analyze_sql(STAGE, ctx.keys))]
 
 
 def missing_keys(ctx: ApplyContext) -> str:

@@ -93,7 +93,7 @@ RUN_CASES = [
     Case("source table missing", "SELECT customer_id, name FROM no_such_table", "SQLSTATE 42P01", {}),
     Case("source column missing", "SELECT customer_id, nme FROM customers", "SQLSTATE 42703", {}),
     Case("duplicate keys", f"SELECT {CUSTOMER_COLUMNS} FROM customers UNION ALL "
-         f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_id < 5", "appear more than once", {}),
+         f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_id < 5", "repeat a key already in the extract", {}),
     Case("NULL keys", "SELECT NULLIF(customer_id, 3) AS customer_id, name, email, country, balance, created_at, "
          "active, birth, notes FROM customers", "NULL in a key column", {}),
     Case("value too long for the target", GOOD_SQL, "SQLSTATE 22001", {}, _short_target_column),
