@@ -89,7 +89,6 @@ def key_checks(ctx: ApplyContext) -> list[Check]:
     """scd1/scd2 need a non-null key, once per extract."""
     d, stage = ctx.dialect, ctx.dialect.temp_name(STAGE)
     nulls = " OR ".join(f"{d.quote(k)} IS NULL" for k in ctx.keys)
-    keys = d.cols(ctx.keys)
     return [
         Check(
             "null_keys",
