@@ -318,6 +318,15 @@ class Dialect:
             self.create_temp_index_sql(source, rn),
         ]
 
+    def table_rows_sql(self) -> str | None:
+        """The planner's row estimate of table ``:t`` (a catalog lookup, no scan); None where unknown."""
+        return None
+
+    def prefer_index_joins_sql(self) -> list[str]:
+        """Settings, for the rest of the transaction, that make a small delta probe the target's key index
+        instead of scanning the whole target."""
+        return []
+
     def savepoint_sql(self, verb: str, name: str) -> str:
         """``SAVEPOINT``, ``RELEASE SAVEPOINT`` or ``ROLLBACK TO SAVEPOINT`` (``verb``: set/release/rollback)."""
         prefix = {"set": "SAVEPOINT", "release": "RELEASE SAVEPOINT", "rollback": "ROLLBACK TO SAVEPOINT"}[verb]

@@ -134,6 +134,16 @@ class PostgresDialect(Dialect):
     def drop_temp_sql(self, name: str) -> str:
         return ""  # ON COMMIT DROP
 
+    def table_rows_sql(self) -> str | None:
+        # reltuples is -1 until the first ANALYZE; the statistics collector's live-row count fills the gap
+        return (
+            "SELECT GREATEST(c.reltuples, s.n_live_tup)::bigint FROM pg_class c "
+            f"LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid WHERE c.oid = to_regclass({self.param('t')})"
+        )
+
+    def prefer_index_joins_sql(self) -> list[str]:
+        return ["SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"]
+
     def analyze_sql(self, name: str, columns: Sequence[str] = ()) -> str:
         # the compare join needs the row count and the key's statistics only (the other columns cost ~6x more)
         cols = f" ({self.cols(columns)})" if columns else ""

@@ -302,3 +302,19 @@ def test_scd2_initial_copies_versions_straight_into_the_target(pg_dbs):
     with pytest.raises(Exception, match="NULL in a key column"):
         run_all(config("scd2", "dw.hist_null"), pg_dbs.source_uri, pg_dbs.target_uri, "r2", null_key, RUN1)
     assert rows(pg_dbs.target_dsn, "SELECT count(*) FROM dw.hist_null") == [(0,)]
+
+
+def test_small_extracts_compare_by_key_lookups(pg_dbs):
+    """An extract 20x smaller than the target turns hash and merge joins off for the chunk's transaction."""
+    make_customers(pg_dbs.source_dsn, 3_000)
+    cfg = config("scd1", "dw.lookup")
+    run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r1", SQL)
+    with sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):
+        spec = ChunkSpec(index=0, count=1, kind="all")
+        job = ChunkJob(cfg, spec, SQL, "r2", 1, src, tgt)
+        job._small_delta_joins(1_000)  # 3,000 target rows: not small enough
+        assert tgt.scalar("SHOW enable_hashjoin") == "on"
+        job._small_delta_joins(100)
+        assert (tgt.scalar("SHOW enable_hashjoin"), tgt.scalar("SHOW enable_mergejoin")) == ("off", "off")
+        tgt.rollback()
+        assert tgt.scalar("SHOW enable_hashjoin") == "on"  # SET LOCAL: gone with the transaction
