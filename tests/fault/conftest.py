@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dag.conftest import pg_conns  # noqa: F401  # the dag tests' fixture: connections mapper_src/mapper_tgt
+
 #: Lines appended by the fault tests (trials, kills per phase, lost/duplicated rows, leftover queries, retries).
 REPORT: list[str] = []
 
