@@ -12,6 +12,7 @@ The ledger row is written in the same transaction: a chunk that committed is nev
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -20,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -265,15 +266,17 @@ class ChunkJob:
                 select = src.dialect.scd2_versions_select(select, ctx.values, "mapper_eff")
                 params, names = {**params, "mapper_eff": ctx.effective_time}, [*names, *SCD2_COLUMNS]
             data = self._from_source(src.copy_out(src.dialect.copy_out_sql(select), params))
-            copied = tgt.copy_in(tgt.dialect.copy_in_sql(into, names), data)
+            with contextlib.closing(data):  # the target failed mid-pipe: end the source's COPY, free its connection
+                copied = tgt.copy_in(tgt.dialect.copy_in_sql(into, names), data)
             if salvager is not None:
                 salvager.staged = copied  # staging has the source's types: COPY refuses no row
             return copied, "copy"
         batches = self._batches(select, params, ctx)
         target_cols = [*names, PY_HASH] if ctx.python_hash and not direct else names
-        if salvager is not None:
-            return salvager.stage_rows(into, target_cols, batches), "rows"
-        return tgt.insert_batches(into, target_cols, batches), "rows"
+        with contextlib.closing(batches):
+            if salvager is not None:
+                return salvager.stage_rows(into, target_cols, batches), "rows"
+            return tgt.insert_batches(into, target_cols, batches), "rows"
 
     def _binary_ok(self, ctx: ApplyContext, direct: bool) -> bool:
         if not direct:
@@ -284,7 +287,7 @@ class ChunkJob:
             need.update(_SCD2_NATIVE)
         return all(have.get(name) == native for name, native in need.items())
 
-    def _from_source(self, items: Iterable[T]) -> Iterator[T]:
+    def _from_source(self, items: Iterable[T]) -> Generator[T, None, None]:
         """Pass ``items`` through, noting when the source raises (its errors are never rows to reject)."""
         try:
             yield from items
@@ -292,7 +295,9 @@ class ChunkJob:
             self.source_failed = True
             raise
 
-    def _batches(self, select: str, params: dict[str, Any], ctx: ApplyContext) -> Iterator[list[tuple[Any, ...]]]:
+    def _batches(
+        self, select: str, params: dict[str, Any], ctx: ApplyContext
+    ) -> Generator[list[tuple[Any, ...]], None, None]:
         key_pos = [ctx.names.index(k) for k in ctx.keys]
         value_pos = [ctx.names.index(c.name) for c in ctx.values]
         pick = self.source.dialect.filters_in_python(self.spec)

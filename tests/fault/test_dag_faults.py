@@ -79,17 +79,9 @@ class Terminator(threading.Thread):
             time.sleep(0.005)
 
 
-TARGET_HANG = (
-    "BUG: when the target connection dies during the binary COPY pipe, the task hangs instead of retrying: "
-    "the abandoned source generator (PgSession.copy_out, suspended inside psycopg's cursor.copy(), which holds "
-    "the source connection's lock) is never closed, so db.session()'s source rollback blocks on that lock forever. "
-    "Fix: close the generator when copy_in fails (ChunkJob._transfer: try/finally data.close())"
-)
-
-
-@pytest.mark.parametrize(
-    "side", ["source", pytest.param("target", marks=pytest.mark.xfail(strict=True, reason=TARGET_HANG))]
-)
+# target side: once hung (the abandoned source COPY generator held the source connection's lock); fixed by
+# closing the source stream when the target fails mid-pipe (ChunkJob._transfer)
+@pytest.mark.parametrize("side", ["source", "target"])
 def test_connection_terminated_mid_copy_retries_and_succeeds(pg_conns, side):
     make_customers(pg_conns.source_dsn, 12_000)
     pg_exec(pg_conns.source_dsn, BURN_FN)
@@ -100,7 +92,7 @@ def test_connection_terminated_mid_copy_retries_and_succeeds(pg_conns, side):
            "retry_exponential_backoff": 0}  # fmt: skip
     watcher = Terminator(pg_conns, side)
     watcher.start()
-    try:  # dag.test() in its own process: a hang (see TARGET_HANG) must fail the test, not CI
+    try:  # dag.test() in its own process: a hang must fail the test, not CI
         proc = subprocess.run([sys.executable, "-m", "tests.fault.dag_runner", json.dumps(job)], cwd=REPO,
                               capture_output=True, text=True, timeout=HANG_GUARD_S, check=False)  # fmt: skip
     except subprocess.TimeoutExpired:
