@@ -120,7 +120,9 @@ def test_stop_then_clear_with_a_real_scheduler(pg_dbs, tmp_path):
                        "the running chunks to record their end", guard=90)  # fmt: skip
         stop_seconds = time.monotonic() - t_stop
         active = [q for q in mapper_queries(pg_dbs) if q[1] == "active"]
-        stack.wait_for(lambda: not mapper_queries(pg_dbs), "the stopped chunks' connections to close", guard=30)
+        # a chunk handed to a worker just as the run was stopped can escape the stop and run to its end (a race in
+        # Airflow: its task instance was not yet running when the run was marked failed): wait for it too
+        stack.wait_for(lambda: not mapper_queries(pg_dbs), "the chunks' connections to close", guard=60)
         stopped_ledger = ledger(pg_dbs, run_id)
         target_rows = rows(pg_dbs.target_dsn, "SELECT count(*) FROM dw.dim_stop")[0][0]
         mapped = stack.get(f"{base}/taskInstances/{TASK}/listMapped")
@@ -146,18 +148,22 @@ def test_stop_then_clear_with_a_real_scheduler(pg_dbs, tmp_path):
     report(
         f"stop/resume (real scheduler, LocalExecutor): running chunks {sorted(running)} recorded their end "
         f"{stop_seconds:.1f} s after PATCH state=failed; chunk states then {dict(sorted(states.items()))}, "
-        f"finalize {finalize}; ledger {dict(sorted(stopped_ledger.items()))}; queries still active then "
-        f"{len(active)}; only_failed would clear {len(only_failed['task_instances'])} task(s) (no finalize); "
+        f"finalize {finalize}; ledger {dict(sorted(stopped_ledger.items()))}; queries active then "
+        f"{len(active)} (of chunks not stopped); only_failed would clear "
+        f"{len(only_failed['task_instances'])} task(s) (no finalize); "
         f"cleared {len(cleared['task_instances'])} task(s); run {final}; tries after resume "
         f"{sorted((ti['map_index'], ti['try_number']) for ti in after['task_instances'])}; "
         f"{time.monotonic() - started:.0f} s"
     )
-    assert active == [], "queries left running after the stop"
     assert running and 0 not in running, running
-    assert stopped_ledger == {0: ("success", 1), **{i: ("stopped", 1) for i in running}}, stopped_ledger
+    escaped = {i for i, (status, _) in stopped_ledger.items() if status == "success" and i != 0}
+    assert stopped_ledger == {0: ("success", 1), **{i: ("stopped", 1) for i in running},
+                              **{i: ("success", 1) for i in escaped}}, stopped_ledger  # fmt: skip
+    assert not escaped & running, "a chunk running at the stop committed"
     # Airflow 3.3 marks every map index of a mapped task that had a running instance failed, finished ones too
-    assert set(states.values()) == {"failed"} and finalize == "skipped", (states, finalize)
-    assert target_rows == CHUNK, "a stopped chunk wrote rows"
+    assert all(state == "failed" or i in escaped for i, state in states.items()), states
+    assert finalize == "skipped"
+    assert target_rows == CHUNK * (1 + len(escaped)), "a stopped chunk wrote rows"
     cleared_ids = sorted((ti["task_id"], ti["map_index"]) for ti in cleared["task_instances"])
     assert cleared_ids == sorted([("load.finalize", -1)] + [(TASK, i) for i in states])
     assert "load.finalize" not in {ti["task_id"] for ti in only_failed["task_instances"]}
@@ -166,7 +172,8 @@ def test_stop_then_clear_with_a_real_scheduler(pg_dbs, tmp_path):
     assert {(ti["state"], ti["try_number"]) for ti in after["task_instances"]} == {("success", 2)}
     assert source_rows(pg_dbs.target_dsn, "dw.dim_stop") == source_rows(pg_dbs.source_dsn)
     # chunk 0 ran again (try 2) but returned its recorded result: its ledger row is still attempt 1's
-    assert ledger(pg_dbs, run_id) == {0: ("success", 1), **{i: ("success", 2) for i in range(1, ROWS // CHUNK)}}
+    done_before = {0, *escaped}
+    assert ledger(pg_dbs, run_id) == {i: ("success", 1 if i in done_before else 2) for i in range(ROWS // CHUNK)}
     log = rows(pg_dbs.target_dsn, f"SELECT status, rows_read FROM dw.mapper_joblog WHERE run_id = '{run_id}'")
     assert log == [("success", ROWS)]
     assert mapper_queries(pg_dbs) == []
