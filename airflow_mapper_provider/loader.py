@@ -6,33 +6,32 @@ Paths, fastest first:
   columns computed by the source query);
 - ``copy-stage``: binary COPY into a TEMP staging table, then set-based SQL;
 - ``rows-stage`` / ``rows-direct``: rows streamed in batches (any source), COPY rows (PostgreSQL target) or
-  executemany (other targets).
+  executemany (other targets);
+- ``copy-salvage`` / ``rows-salvage``: the target refused rows and ``max_error_rows`` allows: see salvage.py.
+Moving rows is :mod:`~airflow_mapper_provider.transfer`'s job.
 The ledger row is written in the same transaction: a chunk that committed is never loaded twice in one run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import itertools
 import json
 import logging
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from airflow_mapper_provider.config import SCD2_COLUMNS, MapperConfig, validate_source_sql
+from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.db import PgSession, Session
 from airflow_mapper_provider.dialects import Column, ColumnType
 from airflow_mapper_provider.errors import DATA, classify, describe_error
 from airflow_mapper_provider.exceptions import DataError, KeyRuleError, PlanMismatchError
 from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value, encode_value
 from airflow_mapper_provider.planner import fingerprint
-from airflow_mapper_provider.planning import bucket_of
 from airflow_mapper_provider.salvage import Salvager
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import RunLock
@@ -40,15 +39,12 @@ from airflow_mapper_provider.state.ledger import utcnow
 from airflow_mapper_provider.state.rejects import RejectLog, RejectStore
 from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan, scd2
 from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE
+from airflow_mapper_provider.transfer import Transfer
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 5_000
 #: Compare by key lookups when the target holds this many times more rows than the extract.
 SMALL_DELTA_RATIO = 20
-#: PostgreSQL types of the scd2 columns that a binary COPY of new versions writes.
-_SCD2_NATIVE = {"valid_from": "timestamptz", "valid_to": "timestamptz", "is_current": "bool", "row_hash": "text"}
-T = TypeVar("T")
 
 
 @dataclass
@@ -134,12 +130,16 @@ class ChunkJob:
             self.source_failed = True
             raise
         ctx = dataclasses.replace(self._context(columns), salvage=salvage)
-        direct = not salvage and self._direct_ok(ctx)
+        mover = Transfer(self.cfg, self.spec, self.source, self.target)
+        direct = not salvage and self._direct_ok(ctx, mover)
         into = self.target.dialect.table(self.cfg.table) if direct else self.target.dialect.temp_name(STAGE)
         if not direct:
             self._create_staging(ctx)
         salvager = Salvager(self.target, ctx, RejectLog(self.cfg.max_error_rows, self.spec.label)) if salvage else None
-        rows, path = self._transfer(sql, ctx, into, direct, salvager)
+        try:
+            rows, path = mover.move(sql, ctx, into, direct, salvager)
+        finally:
+            self.source_failed = self.source_failed or mover.source_failed
         if salvager is not None:
             self._prepare_salvage(salvager, ctx, rows)
         t1 = time.monotonic()
@@ -214,7 +214,7 @@ class ChunkJob:
     def _target_empty(self, where: str, params: dict[str, Any]) -> bool:
         return not self.target.query(self.target.dialect.probe_sql(self.cfg.table, where), params)
 
-    def _direct_ok(self, ctx: ApplyContext) -> bool:
+    def _direct_ok(self, ctx: ApplyContext, mover: Transfer) -> bool:
         if self.spec.window or self.spec.keyset is not None:
             return False  # the checkpoint is read from staging
         if ctx.strategy == "append":
@@ -223,7 +223,7 @@ class ChunkJob:
             return False
         if ctx.strategy == "scd2":  # new versions by binary COPY, their scd2 columns computed by the source
             both_pg = isinstance(self.source, PgSession) and isinstance(self.target, PgSession)
-            return both_pg and not ctx.python_hash and not ctx.effective_column and self._binary_ok(ctx, True)
+            return both_pg and not ctx.python_hash and not ctx.effective_column and mover.binary_ok(ctx, True)
         return self.target.has_primary_key(self.cfg.table, self.cfg.key_columns)
 
     def _small_delta_joins(self, staged: int) -> None:
@@ -253,60 +253,6 @@ class ChunkJob:
                 self.target.execute(sql)
         extra = [Column(PY_HASH, ColumnType("text"))] if ctx.python_hash else []
         self.target.execute(d.create_staging_sql(STAGE, [*ctx.columns, *extra]))
-
-    def _transfer(
-        self, sql: str, ctx: ApplyContext, into: str, direct: bool, salvager: Salvager | None = None
-    ) -> tuple[int, str]:
-        """Move the chunk's rows into ``into``; returns (rows, path name)."""
-        names = ctx.names
-        select, params = self.source.dialect.chunk_select(sql, names, self.spec)
-        src, tgt = self.source, self.target
-        if isinstance(src, PgSession) and isinstance(tgt, PgSession) and self._binary_ok(ctx, direct):
-            if direct and ctx.strategy == "scd2":
-                select = src.dialect.scd2_versions_select(select, ctx.values, "mapper_eff")
-                params, names = {**params, "mapper_eff": ctx.effective_time}, [*names, *SCD2_COLUMNS]
-            data = self._from_source(src.copy_out(src.dialect.copy_out_sql(select), params))
-            with contextlib.closing(data):  # the target failed mid-pipe: end the source's COPY, free its connection
-                copied = tgt.copy_in(tgt.dialect.copy_in_sql(into, names), data)
-            if salvager is not None:
-                salvager.staged = copied  # staging has the source's types: COPY refuses no row
-            return copied, "copy"
-        batches = self._batches(select, params, ctx)
-        target_cols = [*names, PY_HASH] if ctx.python_hash and not direct else names
-        with contextlib.closing(batches):
-            if salvager is not None:
-                return salvager.stage_rows(into, target_cols, batches), "rows"
-            return tgt.insert_batches(into, target_cols, batches), "rows"
-
-    def _binary_ok(self, ctx: ApplyContext, direct: bool) -> bool:
-        if not direct:
-            return True  # staging has the source's exact types
-        have = {c.name: c.type.native for c in self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))}
-        need = {c.name: c.type.native for c in ctx.columns}
-        if ctx.strategy == "scd2":
-            need.update(_SCD2_NATIVE)
-        return all(have.get(name) == native for name, native in need.items())
-
-    def _from_source(self, items: Iterable[T]) -> Generator[T, None, None]:
-        """Pass ``items`` through, noting when the source raises (its errors are never rows to reject)."""
-        try:
-            yield from items
-        except Exception:
-            self.source_failed = True
-            raise
-
-    def _batches(
-        self, select: str, params: dict[str, Any], ctx: ApplyContext
-    ) -> Generator[list[tuple[Any, ...]], None, None]:
-        key_pos = [ctx.names.index(k) for k in ctx.keys]
-        value_pos = [ctx.names.index(c.name) for c in ctx.values]
-        pick = self.source.dialect.filters_in_python(self.spec)
-        for rows in self._from_source(self.source.stream(select, params, BATCH_ROWS)):
-            if pick:
-                rows = [r for r in rows if bucket_of([r[i] for i in key_pos], self.spec.buckets) == self.spec.bucket]
-            if ctx.python_hash:
-                rows = [(*r, _row_hash([r[i] for i in value_pos])) for r in rows]
-            yield rows
 
     def _apply(self, ctx: ApplyContext, salvager: Salvager | None = None) -> dict[str, int]:
         checks, steps = apply_plan(ctx)
@@ -379,8 +325,3 @@ def _groups(work: list[Step | Check], salvage: bool) -> Iterator[Step | Check | 
             yield [w for w in items if isinstance(w, Step)]
         else:
             yield from items
-
-
-def _row_hash(values: list[Any]) -> str:
-    text = "\x1f".join("\x00" if v is None else f"{type(v).__name__}:{v}" for v in values)
-    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()

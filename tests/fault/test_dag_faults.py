@@ -80,7 +80,7 @@ class Terminator(threading.Thread):
 
 
 # target side: once hung (the abandoned source COPY generator held the source connection's lock); fixed by
-# closing the source stream when the target fails mid-pipe (ChunkJob._transfer)
+# closing the source stream when the target fails mid-pipe (Transfer.move)
 @pytest.mark.parametrize("side", ["source", "target"])
 def test_connection_terminated_mid_copy_retries_and_succeeds(pg_conns, side):
     make_customers(pg_conns.source_dsn, 12_000)

@@ -1,0 +1,101 @@
+"""Moving one chunk's rows from the source into staging or the target (no SQL text here: dialects build it).
+
+- binary COPY pipe (PostgreSQL to PostgreSQL): ``COPY (SELECT ...) TO STDOUT`` blocks are written as they come
+  into ``COPY ... FROM STDIN``; no row is decoded in Python;
+- row batches (any other pair): the source streams batches of :data:`BATCH_ROWS` rows, the target writes them
+  (COPY rows on PostgreSQL, executemany elsewhere), or salvage mode inserts them under savepoints.
+Source errors are noted (:attr:`Transfer.source_failed`): they are never rows the target refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from airflow_mapper_provider.config import SCD2_COLUMNS, MapperConfig
+from airflow_mapper_provider.db import PgSession, Session
+from airflow_mapper_provider.models import ChunkSpec
+from airflow_mapper_provider.planning import bucket_of
+from airflow_mapper_provider.salvage import Salvager
+from airflow_mapper_provider.strategies import ApplyContext
+from airflow_mapper_provider.strategies.base import PY_HASH
+
+BATCH_ROWS = 5_000
+#: PostgreSQL types of the scd2 columns that a binary COPY of new versions writes.
+_SCD2_NATIVE = {"valid_from": "timestamptz", "valid_to": "timestamptz", "is_current": "bool", "row_hash": "text"}
+T = TypeVar("T")
+
+
+@dataclass
+class Transfer:
+    """The row mover of one chunk; ``source`` and ``target`` are the chunk's sessions."""
+
+    cfg: MapperConfig
+    spec: ChunkSpec
+    source: Session
+    target: Session
+    source_failed: bool = False
+
+    def binary_ok(self, ctx: ApplyContext, direct: bool) -> bool:
+        """A binary COPY fits: staging always (it has the source's types); the target only with identical types."""
+        if not direct:
+            return True
+        have = {c.name: c.type.native for c in self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))}
+        need = {c.name: c.type.native for c in ctx.columns}
+        if ctx.strategy == "scd2":
+            need.update(_SCD2_NATIVE)
+        return all(have.get(name) == native for name, native in need.items())
+
+    def move(
+        self, sql: str, ctx: ApplyContext, into: str, direct: bool, salvager: Salvager | None = None
+    ) -> tuple[int, str]:
+        """Move the chunk's rows into ``into``; returns (rows read, path name)."""
+        names = ctx.names
+        select, params = self.source.dialect.chunk_select(sql, names, self.spec)
+        src, tgt = self.source, self.target
+        if isinstance(src, PgSession) and isinstance(tgt, PgSession) and self.binary_ok(ctx, direct):
+            if direct and ctx.strategy == "scd2":  # new current versions, their scd2 columns computed by the source
+                select = src.dialect.scd2_versions_select(select, ctx.values, "mapper_eff")
+                params, names = {**params, "mapper_eff": ctx.effective_time}, [*names, *SCD2_COLUMNS]
+            data = self._from_source(src.copy_out(src.dialect.copy_out_sql(select), params))
+            with contextlib.closing(data):  # the target failed mid-pipe: end the source's COPY, free its connection
+                copied = tgt.copy_in(tgt.dialect.copy_in_sql(into, names), data)
+            if salvager is not None:
+                salvager.staged = copied  # staging has the source's types: COPY refuses no row
+            return copied, "copy"
+        batches = self._batches(select, params, ctx)
+        target_cols = [*names, PY_HASH] if ctx.python_hash and not direct else names
+        with contextlib.closing(batches):
+            if salvager is not None:
+                return salvager.stage_rows(into, target_cols, batches), "rows"
+            return tgt.insert_batches(into, target_cols, batches), "rows"
+
+    def _from_source(self, items: Iterable[T]) -> Generator[T, None, None]:
+        """Pass ``items`` through, noting when the source raises."""
+        try:
+            yield from items
+        except Exception:
+            self.source_failed = True
+            raise
+
+    def _batches(
+        self, select: str, params: dict[str, Any], ctx: ApplyContext
+    ) -> Generator[list[tuple[Any, ...]], None, None]:
+        key_pos = [ctx.names.index(k) for k in ctx.keys]
+        value_pos = [ctx.names.index(c.name) for c in ctx.values]
+        pick = self.source.dialect.filters_in_python(self.spec)
+        for rows in self._from_source(self.source.stream(select, params, BATCH_ROWS)):
+            if pick:
+                rows = [r for r in rows if bucket_of([r[i] for i in key_pos], self.spec.buckets) == self.spec.bucket]
+            if ctx.python_hash:
+                rows = [(*r, row_hash([r[i] for i in value_pos])) for r in rows]
+            yield rows
+
+
+def row_hash(values: list[Any]) -> str:
+    """The scd2 row hash computed in Python (dialects without SQL row hashing)."""
+    text = "\x1f".join("\x00" if v is None else f"{type(v).__name__}:{v}" for v in values)
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
