@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_mapper_provider.exceptions import MapperError
+
 TRANSIENT, DATA, PERMANENT = "transient", "data", "permanent"
 
 #: SQLSTATE classes and codes worth a retry: connection lost or refused, server shutting down, serialization
@@ -142,8 +144,6 @@ def _first_line(text: str) -> str:
 
 def describe_error(exc: BaseException) -> str:
     """Error text safe for logs, the ledger and task failures: our own messages or the classified database text."""
-    from airflow_mapper_provider.exceptions import MapperError
-
     if isinstance(exc, MapperError):
         return str(exc)
     found = classify(exc)

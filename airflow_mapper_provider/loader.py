@@ -141,7 +141,7 @@ class ChunkJob:
         finally:
             self.source_failed = self.source_failed or mover.source_failed
         if salvager is not None:
-            self._prepare_salvage(salvager, ctx, rows)
+            self._prepare_salvage(salvager, ctx)
         t1 = time.monotonic()
         mark = None if direct else self._checkpoint_read(rows)
         if not direct and not ctx.empty_target and ctx.strategy != "append":
@@ -156,7 +156,7 @@ class ChunkJob:
         store.write(self.target, self.run_id, self.spec.index, ctx.keys, rejected)
         return result
 
-    def _prepare_salvage(self, salvager: Salvager, ctx: ApplyContext, rows: int) -> None:
+    def _prepare_salvage(self, salvager: Salvager, ctx: ApplyContext) -> None:
         salvager.number()
         if ctx.strategy != "append":
             order = self.cfg.checkpoint_column or self.cfg.effective_column
@@ -241,10 +241,14 @@ class ChunkJob:
     def _direct_checks(self, ctx: ApplyContext, rows: int) -> dict[str, int]:
         """After a direct scd2 COPY: the key checks staging would have made (duplicates hit the unique index)."""
         for check in scd2.direct_checks(ctx) if ctx.strategy == "scd2" else []:
-            n = int(self.target.scalar(check.sql) or 0)
-            if n:
-                raise KeyRuleError(f"{self.spec.label}: " + check.message.format(n=n, keys=", ".join(ctx.keys)))
+            self._run_check(check, ctx, KeyRuleError)
         return {"rows_inserted": rows}
+
+    def _run_check(self, check: Check, ctx: ApplyContext, error: type[DataError]) -> None:
+        """Fail the chunk with ``error`` when the check's count is not zero."""
+        n = int(self.target.scalar(check.sql) or 0)
+        if n:
+            raise error(f"{self.spec.label}: " + check.message.format(n=n, keys=", ".join(ctx.keys)))
 
     def _create_staging(self, ctx: ApplyContext) -> None:
         d = self.target.dialect
@@ -256,14 +260,10 @@ class ChunkJob:
 
     def _apply(self, ctx: ApplyContext, salvager: Salvager | None = None) -> dict[str, int]:
         checks, steps = apply_plan(ctx)
-        keys = ", ".join(ctx.keys)
         counts: dict[str, int] = {}
         for item in _groups([*checks, *steps], salvage=salvager is not None):
             if isinstance(item, Check):
-                n = int(self.target.scalar(item.sql) or 0)
-                if n:
-                    error = KeyRuleError if item in checks else DataError
-                    raise error(f"{self.spec.label}: " + item.message.format(n=n, keys=keys))
+                self._run_check(item, ctx, KeyRuleError if item in checks else DataError)
                 continue
             if isinstance(item, list):  # salvage mode: sliced writes, under savepoints
                 done = salvager.run_sliced(item) if salvager is not None else {}

@@ -16,7 +16,7 @@ set-based. Over the budget the chunk fails and the whole transaction rolls back.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from airflow_mapper_provider.db import Session
@@ -131,7 +131,7 @@ class Salvager:
             self._slice(steps, mid + 1, hi, counts)
 
     # ---- savepoints -------------------------------------------------------------------------------------
-    def _attempt(self, work: Any) -> tuple[str, str] | None:
+    def _attempt(self, work: Callable[[], object]) -> tuple[str, str] | None:
         """Run ``work`` under a savepoint; on a data error roll back to it and return (code, message)."""
         d, t = self.target.dialect, self.target
         t.execute(d.savepoint_sql("set", _SAVEPOINT))

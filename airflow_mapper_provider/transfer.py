@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from airflow_mapper_provider.config import SCD2_COLUMNS, MapperConfig
@@ -38,12 +38,16 @@ class Transfer:
     source: Session
     target: Session
     source_failed: bool = False
+    _target_types: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     def binary_ok(self, ctx: ApplyContext, direct: bool) -> bool:
         """A binary COPY fits: staging always (it has the source's types); the target only with identical types."""
         if not direct:
             return True
-        have = {c.name: c.type.native for c in self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))}
+        if self._target_types is None:  # asked by the path choice and again by move(): describe once
+            described = self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))
+            self._target_types = {c.name: c.type.native for c in described}
+        have = self._target_types
         need = {c.name: c.type.native for c in ctx.columns}
         if ctx.strategy == "scd2":
             need.update(_SCD2_NATIVE)

@@ -85,17 +85,25 @@ class ApplyContext:
         return [c for c in self.columns if c.name not in keys]
 
 
+def null_keys(ctx: ApplyContext) -> str:
+    """Condition: a key column is NULL (unqualified column names)."""
+    return " OR ".join(f"{ctx.dialect.quote(k)} IS NULL" for k in ctx.keys)
+
+
+def null_keys_check(ctx: ApplyContext, table_sql: str) -> Check:
+    """No row of ``table_sql`` (staging, or the target after a direct COPY) has a NULL key."""
+    return Check(
+        "null_keys",
+        f"SELECT COUNT(*) FROM {table_sql} WHERE {null_keys(ctx)}",
+        "{n} row(s) have NULL in a key column ({keys}): scd loads need a non-null business key; "
+        "filter or fix them in source_sql, or set max_error_rows to send them to mapper_rejects",
+    )
+
+
 def key_checks(ctx: ApplyContext) -> list[Check]:
     """scd1/scd2 need a non-null key, once per extract."""
-    d, stage = ctx.dialect, ctx.dialect.temp_name(STAGE)
-    nulls = " OR ".join(f"{d.quote(k)} IS NULL" for k in ctx.keys)
     return [
-        Check(
-            "null_keys",
-            f"SELECT COUNT(*) FROM {stage} WHERE {nulls}",
-            "{n} row(s) have NULL in a key column ({keys}): scd loads need a non-null business key; "
-            "filter or fix them in source_sql, or set max_error_rows to send them to mapper_rejects",
-        ),
+        null_keys_check(ctx, ctx.dialect.temp_name(STAGE)),
         Check(
             "duplicate_keys",
             _extra_rows_sql(ctx),

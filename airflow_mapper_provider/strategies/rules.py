@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from airflow_mapper_provider.strategies.base import OK, RN, STAGE, ApplyContext
+from airflow_mapper_provider.strategies.base import OK, RN, STAGE, ApplyContext, null_keys
 
 
 def number_staging(ctx: ApplyContext) -> list[str]:
@@ -18,8 +18,7 @@ def number_staging(ctx: ApplyContext) -> list[str]:
 
 def null_key_rows_sql(ctx: ApplyContext) -> str:
     d = ctx.dialect
-    nulls = " OR ".join(f"{d.quote(k)} IS NULL" for k in ctx.keys)
-    return f"SELECT {d.quote(RN)} FROM {d.temp_name(STAGE)} WHERE {d.quote(OK)} = 1 AND ({nulls})"
+    return f"SELECT {d.quote(RN)} FROM {d.temp_name(STAGE)} WHERE {d.quote(OK)} = 1 AND ({null_keys(ctx)})"
 
 
 def duplicate_count_sql(ctx: ApplyContext) -> str:

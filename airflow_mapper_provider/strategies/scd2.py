@@ -19,6 +19,7 @@ from airflow_mapper_provider.strategies.base import (
     all_of,
     delta_steps,
     missing_keys,
+    null_keys_check,
     rows_slice,
     staged_ok,
     update_step,
@@ -90,14 +91,4 @@ def _insert_versions(ctx: ApplyContext, source: str, alias: str) -> str:
 def direct_checks(ctx: ApplyContext) -> list[Check]:
     """After new versions were copied straight into the target: no NULL key arrived (the unique indexes allow
     NULLs; they use the key index, so this is a lookup, not a scan)."""
-    d = ctx.dialect
-    nulls = " OR ".join(f"{d.quote(k)} IS NULL" for k in ctx.keys)
-    sql = f"SELECT COUNT(*) FROM {d.table(ctx.target)} WHERE {nulls}"
-    return [
-        Check(
-            "null_keys",
-            sql,
-            "{n} row(s) have NULL in a key column ({keys}): scd loads need a non-null "
-            "business key; filter or fix them in source_sql, or set max_error_rows to send them to mapper_rejects",
-        )
-    ]
+    return [null_keys_check(ctx, ctx.dialect.table(ctx.target))]
