@@ -46,3 +46,11 @@ class TransientDatabaseError(MapperError):
     """A database error worth retrying (connection lost, deadlock, serialization failure...)."""
 
     retryable = True
+
+
+class CheckpointNullError(DataError):
+    """Source rows have NULL in checkpoint_column where the checkpoint strategy cannot place them."""
+
+
+class DeleteGuardError(MapperError):
+    """detect_deletes: the run would delete more of the target than allowed (or the extract was empty)."""

@@ -2,49 +2,110 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from airflow_mapper_provider.config import MapperConfig
 from airflow_mapper_provider.db import Session
-from airflow_mapper_provider.exceptions import ChunkFailedError
+from airflow_mapper_provider.exceptions import ChunkFailedError, DeleteGuardError
 from airflow_mapper_provider.models import ChunkResult, ChunkSpec, RunSummary, decode_value, encode_value
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import CheckpointStore, RunLock
+from airflow_mapper_provider.strategies.deletes import SeenKeys
 
 log = logging.getLogger(__name__)
 
 
 def finalize_run(cfg: MapperConfig, run_id: str, chunks: list[dict[str, Any]] | None, target: Session) -> RunSummary:
-    """Write the run's job log row (and move the checkpoint when every chunk succeeded), in one transaction;
-    raise :class:`ChunkFailedError` after writing it if any chunk failed.
+    """Write the run's job log row (apply detect_deletes and move the checkpoint when every chunk succeeded), in
+    one transaction; raise :class:`ChunkFailedError` after writing it if any chunk failed.
 
     :param chunks: the plan's ChunkSpec dicts (None when the plan itself failed).
     """
     tables = MapperTables(cfg.meta_schema)
-    if lock := target.dialect.ddl_lock_sql():
-        target.query(lock)
+    if ddl_lock := target.dialect.ddl_lock_sql():
+        target.query(ddl_lock)
     tables.ensure(target)  # the plan may have failed before creating them
-    ledger = ChunkLedger(tables, cfg.mapref)
-    planned = [ChunkSpec.from_dict(c).index for c in chunks] if chunks is not None else []
+    ledger, lock = ChunkLedger(tables, cfg.mapref), RunLock(tables, cfg.mapref)
+    lock.announce(target, run_id)
+    if (ledger.job_row(target, run_id) or {}).get("status") == "abandoned":
+        target.rollback()
+        raise ChunkFailedError(f"{cfg.mapref} run {run_id} was taken over by a later run: nothing to finalize")
+    specs = [ChunkSpec.from_dict(c) for c in chunks] if chunks is not None else []
     results = ledger.results(target, run_id) if chunks is not None else []
-    summary = RunSummary.from_results(planned, results)
+    summary = RunSummary.from_results([s.index for s in specs], results)
     message = ""
-    owner = RunLock(tables, cfg.mapref).holds(target, run_id)
+    owner = lock.holds(target, run_id)
     if chunks is None:
         summary.status, message = "failed", "plan did not complete: see the plan task's log"
     elif summary.failed_chunks:
         message = f"chunk(s) not finished: {_ranges(summary.failed_chunks)}"
     elif owner != run_id:
         summary.status, message = "failed", f"run {owner!r} owns {cfg.mapref} now: the checkpoint was not moved"
+    inherited = [r for rid in (specs[0].inherits if specs else []) for r in ledger.results(target, rid)]
+    inherited = [r for r in inherited if r.status == "success"]
+    if summary.status == "success" and specs[0].detect_deletes and not specs[0].target_empty:
+        read = summary.rows_read + sum(r.rows_read for r in inherited)
+        try:
+            summary.rows_deleted = _apply_deletes(cfg, target, specs[0], run_id, read)
+        except DeleteGuardError as exc:
+            summary.status, message = "failed", str(exc)
     store = CheckpointStore(tables, cfg.mapref)
     _, before = store.read(target)
-    after = _checkpoint_after(cfg, results, before) if summary.status == "success" else None
+    after = _checkpoint_after(cfg, [*results, *inherited], before) if summary.status == "success" else None
     if after is not None:
         store.write(target, _checkpoint_name(cfg), after, run_id)
     summary.checkpoint_after = (after or before or {}).get("v")
     ledger.finish_run(target, run_id, summary, message)
     target.commit()
+    _log_summary(cfg, run_id, summary, before)
+    if summary.status != "success":
+        raise ChunkFailedError(
+            f"{cfg.mapref} run {run_id}: {message}; the job log says 'failed' and the checkpoint did not move. "
+            "Clear the failed tasks to resume: committed chunks are not loaded again"
+        )
+    return summary
+
+
+def _apply_deletes(cfg: MapperConfig, target: Session, spec: ChunkSpec, run_id: str, rows_read: int) -> int:
+    """detect_deletes, once every chunk succeeded: delete (scd1) or close (scd2) the target keys no chunk of the
+    run (or of the runs it took over) saw, unless the delete guard refuses; returns the rows deleted or closed."""
+    seen = SeenKeys(target.dialect, cfg.table, cfg.key_columns, cfg.meta_schema, cfg.mapref)
+    scd2 = cfg.load_strategy == "scd2"
+    runs = [run_id, *spec.inherits]
+    absent, params = seen.absent(runs, current_only=scd2)
+    current = f"t.{target.dialect.quote('is_current')} = {target.dialect.true_sql}" if scd2 else ""
+    total = int(target.scalar(seen.count_sql(current)) or 0)
+    gone = int(target.scalar(seen.count_sql(absent), params) or 0)
+    _guard(cfg, rows_read, total, gone)
+    done = 0
+    if gone and scd2:
+        done = target.execute(seen.close_sql(absent), {**params, "eff": dt.datetime.fromisoformat(spec.effective_time)})
+    elif gone:
+        done = target.execute(seen.delete_sql(absent), params)
+    forget, forget_params = seen.forget_sql(runs)
+    target.execute(forget, forget_params)
+    return done
+
+
+def _guard(cfg: MapperConfig, rows_read: int, total: int, gone: int) -> None:
+    """The delete guard: an empty extract never empties the target, nor does a run delete more than
+    ``max_delete_fraction`` of it, unless the user allowed it."""
+    if gone and rows_read == 0 and not cfg.allow_empty_extract:
+        raise DeleteGuardError(
+            f"detect_deletes: the source returned no rows, so every one of the {total} current target row(s) would "
+            "be deleted; nothing was deleted. If the source is really empty, set allow_empty_extract=True"
+        )
+    if gone > cfg.max_delete_fraction * total and (rows_read > 0 or not cfg.allow_empty_extract):
+        raise DeleteGuardError(
+            f"detect_deletes: {gone} of {total} current target row(s) ({gone / max(total, 1):.0%}) are absent from "
+            f"the source, more than max_delete_fraction={cfg.max_delete_fraction}; nothing was deleted. Check the "
+            "source (a truncated extract?); if the deletes are real, raise max_delete_fraction (1.0 allows any)"
+        )
+
+
+def _log_summary(cfg: MapperConfig, run_id: str, summary: RunSummary, before: dict[str, str] | None) -> None:
     log.info(
         "run %s of %s: %s; chunks %d/%d; read=%d inserted=%d updated=%d expired=%d unchanged=%d deleted=%d "
         "rejected=%d; checkpoint %s -> %s",
@@ -52,12 +113,6 @@ def finalize_run(cfg: MapperConfig, run_id: str, chunks: list[dict[str, Any]] | 
         summary.rows_inserted, summary.rows_updated, summary.rows_expired, summary.rows_unchanged,
         summary.rows_deleted, summary.rows_rejected, before and before["v"], summary.checkpoint_after,
     )  # fmt: skip
-    if summary.status != "success":
-        raise ChunkFailedError(
-            f"{cfg.mapref} run {run_id}: {message}; the job log says 'failed' and the checkpoint did not move. "
-            "Clear the failed tasks to resume: committed chunks are not loaded again"
-        )
-    return summary
 
 
 def _checkpoint_name(cfg: MapperConfig) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.db import PgSession, Session
 from airflow_mapper_provider.dialects import Column, ColumnType
+from airflow_mapper_provider.dialects.types import TEXT_KINDS
 from airflow_mapper_provider.errors import DATA, classify, describe_error
 from airflow_mapper_provider.exceptions import DataError, KeyRuleError, PlanMismatchError
 from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value, encode_value
@@ -39,6 +40,7 @@ from airflow_mapper_provider.state.ledger import utcnow
 from airflow_mapper_provider.state.rejects import RejectLog, RejectStore
 from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan, scd2
 from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE
+from airflow_mapper_provider.strategies.deletes import CHUNK, RUN, SeenKeys
 from airflow_mapper_provider.transfer import Transfer
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,9 @@ class ChunkJob:
         """Load the chunk (or return its recorded result when this run already committed it)."""
         tables = MapperTables(self.cfg.meta_schema)
         ledger = ChunkLedger(tables, self.cfg.mapref)
-        RunLock(tables, self.cfg.mapref).check(self.target, self.run_id)
+        lock = RunLock(tables, self.cfg.mapref)
+        lock.announce(self.target, self.run_id)
+        lock.check(self.target, self.run_id)
         bounds = display_value(self.spec.lower), display_value(self.spec.upper)
         done = ledger.lookup(self.target, self.run_id, self.spec.index, *bounds)
         if done is not None:
@@ -146,7 +150,10 @@ class ChunkJob:
         mark = None if direct else self._checkpoint_read(rows)
         if not direct and not ctx.empty_target and ctx.strategy != "append":
             self._small_delta_joins(rows)
+            ctx = self._staged_slice(ctx)
         counts = self._direct_checks(ctx, rows) if direct else self._apply(ctx, salvager)
+        if self.spec.detect_deletes and not self.spec.target_empty:
+            self._record_keys(ctx, salvager)
         t2 = time.monotonic()
         path += "-direct" if direct else ("-salvage" if salvage else "-stage")
         rejected = salvager.rejects.rows if salvager is not None else []
@@ -166,7 +173,8 @@ class ChunkJob:
         """KEY: the largest checkpoint value staged; PYTHON: the position after the last staged row."""
         d, spec = self.target.dialect, self.spec
         if spec.window:
-            return encode_value(self.target.scalar(d.staged_max_sql(STAGE, spec.window["column"])))
+            column, kind = spec.window["column"], spec.window.get("kind", "")
+            return encode_value(self.target.scalar(d.staged_max_sql(STAGE, column, kind)))
         if spec.keyset is None:
             return None
         order = list(spec.keyset.get("order") or ())
@@ -187,32 +195,39 @@ class ChunkJob:
             effective_time=dt.datetime.fromisoformat(self.spec.effective_time) if self.spec.effective_time else None,
         )
         python_hash = ctx.strategy == "scd2" and d.row_hash_expr(ctx.values, "s") is None
-        where, params = d.chunk_predicate(self.spec, "t") if self._target_can_select_chunk() else ("", {})
-        if self.spec.detect_deletes and not where and self.spec.count > 1:
-            raise PlanMismatchError(
-                f"{self.spec.label}: detect_deletes needs the target to select this chunk's keys; re-plan the run "
-                "(the planner makes one chunk in that case)"
-            )
-        empty = (
-            ctx.strategy != "append" and bool(where or self.spec.kind == "all") and self._target_empty(where, params)
-        )
         return dataclasses.replace(
             ctx,
             python_hash=python_hash,
-            empty_target=empty,
-            target_where=where,
-            target_params=params,
+            empty_target=ctx.strategy != "append" and self.spec.target_empty,
             effective_column=self.spec.effective_column or None,
-            detect_deletes=self.spec.detect_deletes,
         )
 
-    def _target_can_select_chunk(self) -> bool:
-        """The target dialect can select exactly the chunk's keys (hash buckets need the same hash function)."""
-        spec, sd, td = self.spec, self.source.dialect, self.target.dialect
-        return spec.kind != "hash" or (sd.hash_in_sql and td.hash_in_sql and sd.name == td.name)
+    def _staged_slice(self, ctx: ApplyContext) -> ApplyContext:
+        """Narrow the compare join to the target rows between the smallest and largest staged key: exact by
+        construction (the target never evaluates the plan's chunk predicate), for keys whose order is the same
+        on every database (numbers, dates, times, uuids; not text, whose order is a collation's)."""
+        by_name = {c.name: c for c in ctx.columns}
+        if len(ctx.keys) != 1 or by_name[ctx.keys[0]].type.kind in TEXT_KINDS or not by_name[ctx.keys[0]].orderable:
+            return ctx
+        d, key = self.target.dialect, ctx.keys[0]
+        low, high = (self.target.query(d.staged_range_sql(STAGE, key)) or [(None, None)])[0]
+        if low is None:
+            return ctx
+        k = f"t.{d.quote(key)}"
+        where = f"{k} >= {d.param('mapper_klo')} AND {k} <= {d.param('mapper_khi')}"
+        return dataclasses.replace(ctx, target_where=where, target_params={"mapper_klo": low, "mapper_khi": high})
 
-    def _target_empty(self, where: str, params: dict[str, Any]) -> bool:
-        return not self.target.query(self.target.dialect.probe_sql(self.cfg.table, where), params)
+    def _record_keys(self, ctx: ApplyContext, salvager: Salvager | None) -> None:
+        """detect_deletes: the keys of every row this chunk read (rejected rows included) count as seen."""
+        seen = SeenKeys(self.target.dialect, self.cfg.table, ctx.keys, self.cfg.meta_schema, self.cfg.mapref)
+        params = {"run": self.run_id, "chunk": self.spec.index}
+        self.target.execute(seen.record_staged_sql(), params)
+        refused = [r.row for r in (salvager.rejects.rows if salvager is not None else [])]
+        keys = [tuple(row.get(k) for k in ctx.keys) for row in refused]
+        rows = [(self.run_id, self.spec.index, *key) for key in keys if None not in key]
+        if rows:
+            table = self.target.dialect.table(seen.table)
+            self.target.insert_batches(table, [RUN, CHUNK, *ctx.keys], [rows])
 
     def _direct_ok(self, ctx: ApplyContext, mover: Transfer) -> bool:
         if self.spec.window or self.spec.keyset is not None:

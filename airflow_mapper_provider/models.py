@@ -94,6 +94,17 @@ class ChunkSpec:
     keyset: dict[str, Any] | None = None
     effective_column: str = ""
     detect_deletes: bool = False
+    #: Neutral kind of the range key: text kinds are compared in byte order on every database.
+    key_kind: str = ""
+    #: Hash buckets are computed in Python (the source cannot hash every key type in SQL).
+    py_hash: bool = False
+    #: The target table held no rows at plan time (under the run lock): no chunk's key slice holds target rows.
+    target_empty: bool = False
+    #: Regions of the source that unfinished earlier runs of the same query committed (chunk dicts with their
+    #: windows): this run does not read them again.
+    exclude: list[dict[str, Any]] = field(default_factory=list)
+    #: Runs whose committed chunks this run took over (their keys and checkpoint marks count as this run's).
+    inherits: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -119,6 +130,13 @@ class ChunkSpec:
         values = {k: v for k, v in data.items() if k in known}
         values["key_columns"] = tuple(values.get("key_columns") or ())
         return cls(**values)
+
+    def region(self) -> dict[str, Any]:
+        """What a later run must skip if this chunk committed and its run never finished: its window and keys."""
+        keep = ("index", "count", "kind", "key_columns", "lower", "upper", "bucket", "buckets", "window", "key_kind",
+                "py_hash")
+        data = self.to_dict()
+        return {k: data[k] for k in keep}
 
 
 @dataclass

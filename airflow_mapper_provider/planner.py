@@ -19,7 +19,8 @@ from typing import Any
 from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import SRC, Column
-from airflow_mapper_provider.exceptions import ConfigError, MapperError
+from airflow_mapper_provider.dialects.types import TEXT_KINDS
+from airflow_mapper_provider.exceptions import CheckpointNullError, ConfigError, MapperError
 from airflow_mapper_provider.models import decode_value, encode_value
 from airflow_mapper_provider.planning import (
     Layout,
@@ -31,6 +32,8 @@ from airflow_mapper_provider.planning import (
 )
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import CheckpointStore, RunLock
+from airflow_mapper_provider.strategies.deletes import SeenKeys
+from airflow_mapper_provider.takeover import Inheritance, take_over
 from airflow_mapper_provider.target import check_source_columns, ensure_target
 
 log = logging.getLogger(__name__)
@@ -60,25 +63,40 @@ def plan_run(
     columns = source.describe(sql)
     check_source_columns(cfg, columns)
     tables = MapperTables(cfg.meta_schema)
-    if lock := target.dialect.ddl_lock_sql():
-        target.query(lock)
+    if ddl_lock := target.dialect.ddl_lock_sql():
+        target.query(ddl_lock)
     tables.ensure(target)
     ensure_target(target, cfg, columns)
+    if cfg.detect_deletes:
+        _ensure_key_table(target, cfg)
     target.commit()
     ledger = ChunkLedger(tables, cfg.mapref)
-    RunLock(tables, cfg.mapref).take(target, run_id, lambda rid: (ledger.job_row(target, rid) or {}).get("status"))
+    lock = RunLock(tables, cfg.mapref)
+    lock.announce(target, run_id)
+    if (ledger.job_row(target, run_id) or {}).get("status") == "abandoned":
+        target.commit()
+        log.info("plan %s: run %s was taken over by a later run, which loaded its rows: nothing to do", cfg.mapref,
+                 run_id)  # fmt: skip
+        return []
+    taken = lock.take(target, run_id, lambda rid: (ledger.job_row(target, rid) or {}).get("status"))
     frozen = ledger.frozen_plan(target, run_id)
+    if cfg.load_strategy == "scd2" and not cfg.effective_column:
+        _check_effective_time(target, cfg, frozen[0]["effective_time"] if frozen else effective_time)
     if frozen and frozen[0].get("sql_fingerprint") == fingerprint(sql):
         target.commit()
         log.info("plan %s: re-using the %d chunk(s) frozen by an earlier try of this run", cfg.mapref, len(frozen))
         return frozen
-    if cfg.load_strategy == "scd2" and not cfg.effective_column:
-        _check_effective_time(target, cfg, effective_time)
+    inherited = take_over(ledger, target, taken, run_id, fingerprint(sql)) if taken else Inheritance()
 
     checkpoint_column, before = CheckpointStore(tables, cfg.mapref).read(target)
-    window = _window(cfg, source, sql, before if checkpoint_column == cfg.checkpoint_column else None)
-    same_hash = source.dialect.hash_in_sql and source.dialect.name == target.dialect.name
-    plan = _chunks(cfg, source, sql, columns, window, before, max_chunks, effective_time, same_hash)
+    if checkpoint_column != cfg.checkpoint_column:
+        before = None
+    before = inherited.position or before
+    window = _window(cfg, source, sql, before, {c.name: c for c in columns})
+    _refuse_null_checkpoints(cfg, source, sql, window)
+    target_empty = not target.query(target.dialect.probe_sql(cfg.table, ""), {})
+    facts = {"target_empty": target_empty, "exclude": inherited.regions, "inherits": inherited.runs}
+    plan = _chunks(cfg, source, sql, columns, window, before, max_chunks, effective_time, facts)
     source.rollback()
     ledger.start_run(target, run_id, cfg.load_strategy, str(cfg.table), plan, checkpoint_before=before)
     target.commit()
@@ -86,15 +104,45 @@ def plan_run(
     return plan
 
 
-def _window(cfg: MapperConfig, source: Session, sql: str, before: dict[str, str] | None) -> dict[str, Any] | None:
-    """KEY: ``(stored - lookback, max at plan time]`` on the checkpoint column, frozen now."""
+def _ensure_key_table(target: Session, cfg: MapperConfig) -> None:
+    """detect_deletes: the table where chunks record the keys they saw (see strategies/deletes.py)."""
+    keys = SeenKeys(target.dialect, cfg.table, cfg.key_columns, cfg.meta_schema, cfg.mapref)
+    if not target.table_exists(keys.table):
+        for sql in keys.create_sql():
+            target.execute(sql)
+
+
+def _refuse_null_checkpoints(cfg: MapperConfig, source: Session, sql: str, window: dict[str, Any] | None) -> None:
+    """Rows whose checkpoint_column is NULL cannot be placed in a window or an order: scd loads re-read them every
+    run (idempotent); append and PYTHON checkpoints would skip or repeat them, so the run fails saying why."""
+    column = cfg.checkpoint_column
+    if not column or cfg.checkpoint_mode == "NONE" or (window and window.get("nulls")):
+        return
+    if source.query(source.dialect.nulls_sql(sql, column)):
+        raise CheckpointNullError(
+            f"source rows have NULL in checkpoint_column {column!r}: a {cfg.load_strategy} load with checkpoint "
+            f"strategy {cfg.checkpoint_mode} cannot tell which of them it loaded already. Give them a value in "
+            f"source_sql (e.g. COALESCE({column}, <a fixed early value>)), filter them out explicitly, or use scd1 "
+            "(which re-reads NULL-checkpoint rows every run)"
+        )
+
+
+def _window(
+    cfg: MapperConfig, source: Session, sql: str, before: dict[str, str] | None, columns: dict[str, Column]
+) -> dict[str, Any] | None:
+    """KEY: ``(stored - lookback, max at plan time]`` on the checkpoint column, frozen now; scd loads also read
+    the rows whose checkpoint column is NULL (``nulls``)."""
     if cfg.checkpoint_mode != "KEY":
         return None
     column = cfg.checkpoint_column or ""
+    if column not in columns:
+        raise ConfigError(f"checkpoint_column {column!r} is not among the source columns: fix checkpoint_column")
+    kind = columns[column].type.kind
     lower = _minus_lookback(decode_value(before), cfg.checkpoint_lookback) if before else None
-    window = {"column": column, "lower": encode_value(lower), "upper": None}
+    window = {"column": column, "lower": encode_value(lower), "upper": None, "kind": kind,
+              "nulls": cfg.load_strategy != "append"}  # fmt: skip
     where, params = source.dialect.window_predicate(window, SRC, open_upper=True)
-    upper = source.scalar(source.dialect.max_sql(sql, column, where), params)
+    upper = source.scalar(source.dialect.max_sql(sql, column, where, kind), params)
     window["upper"] = encode_value(upper)
     log.info(
         "checkpoint %s: stored %s, reading (%s, %s]",
@@ -128,52 +176,74 @@ def _chunks(
     before: dict[str, str] | None,
     max_chunks: int,
     effective_time: str,
-    same_hash: bool,
+    facts: dict[str, Any],
 ) -> list[dict[str, Any]]:
     d = source.dialect
     where, params = d.window_predicate(window, SRC)
-    estimate, method = source.estimate_rows(sql, where, params)
+    estimate, method = _estimate(cfg, source, sql, where, params)
     keys = cfg.key_columns
     by_name = {c.name: c for c in columns}
+    key_kind = by_name[keys[0]].type.kind if len(keys) == 1 else ""
     common: dict[str, Any] = {"effective_time": effective_time, "sql_fingerprint": fingerprint(sql),
                               "estimated_rows": estimate}  # fmt: skip
     if cfg.checkpoint_mode == "PYTHON":
         layout = Layout("all", 1, 0, "checkpoint_strategy PYTHON: rows in order after the last one processed")
     else:
-        orderable = len(keys) == 1 and by_name[keys[0]].orderable
+        # text keys range-chunk only where the source compares them in byte order (else: hash buckets)
+        orderable = len(keys) == 1 and by_name[keys[0]].orderable and (key_kind not in TEXT_KINDS or
+                                                                       d.byte_collation is not None)  # fmt: skip
         inputs = PlanInputs(estimate, cfg.chunk_size, cfg.min_rows_for_parallel, max_chunks, keys, orderable)
         layout = choose_layout(inputs)
-    if layout.kind == "hash" and cfg.detect_deletes and not same_hash:
-        layout = Layout("all", 1, 0, "detect_deletes with hash buckets the target cannot compute: one chunk")
     bounds: list[Any] = []
     if layout.kind == "range":
-        bounds = _range_bounds(source, sql, keys[0], (where, params), estimate, layout.step, max_chunks)
+        bounds = _range_bounds(source, sql, (keys[0], key_kind), (where, params), estimate, layout.step, max_chunks)
     log.info("plan %s: %d row(s) by %s; %s", cfg.mapref, estimate, method, layout.reason)
     extra = {
         "window": window,
         "keyset": _keyset(cfg, before) if cfg.checkpoint_mode == "PYTHON" else None,
         "effective_column": cfg.effective_column or "",
         "detect_deletes": cfg.detect_deletes,
+        "key_kind": key_kind,
+        "py_hash": layout.kind == "hash" and not d.can_hash([by_name[k] for k in keys]),
+        **facts,
     }
     specs = make_chunks(layout, keys, bounds, **common)
     return [{**s.to_dict(), **extra} for s in specs]
 
 
+def _estimate(
+    cfg: MapperConfig, source: Session, sql: str, where: str, params: dict[str, Any]
+) -> tuple[int, str]:
+    """The planner's row estimate; an estimate below min_rows_for_parallel is confirmed by a count bounded to
+    min_rows_for_parallel + 1 rows (an un-analysed table or view can be estimated at a handful of rows)."""
+    estimate, method = source.estimate_rows(sql, where, params)
+    if method == "count" or estimate >= cfg.min_rows_for_parallel:
+        return estimate, method
+    d, limit = source.dialect, cfg.min_rows_for_parallel + 1
+    counted = int(source.scalar(d.bounded_count_sql(sql, where), {**params, "n": limit}) or 0)
+    if counted < limit:
+        return max(counted, 0), f"{method}, confirmed by a bounded count"
+    total = int(source.scalar(d.count_sql(sql, where), params) or 0)
+    log.info("plan: the %s estimate said %d row(s), a count found %d", method, estimate, total)
+    return total, "count (the estimate was far too low)"
+
+
 def _range_bounds(
     source: Session,
     sql: str,
-    key: str,
+    key: tuple[str, str],
     window: tuple[str, dict[str, Any]],
     estimate: int,
     step: int,
     max_chunks: int,
 ) -> list[Any]:
-    """Lower bounds of chunks 2..n: every ``step``-th key, ranked over all keys or over a random sample."""
-    d, (where, params) = source.dialect, window
+    """Lower bounds of chunks 2..n: every ``step``-th key in the order the chunks compare keys in (byte order
+    for text), ranked over all keys or over a random sample; the database's order is kept, never re-sorted."""
+    d, (where, params), (name, kind) = source.dialect, window, key
     t0 = time.monotonic()
     how = quantile_plan(estimate, step, can_sample=d.sample_predicate("fraction") is not None)
     rows = source.query(
-        d.quantile_sql(sql, key, where, sampled=how.sampled),
+        d.quantile_sql(sql, name, where, sampled=how.sampled, kind=kind),
         {**params, "step": how.step, **({"fraction": how.fraction} if how.sampled else {})},
     )
     bounds = thin_bounds([r[0] for r in rows], max_chunks)

@@ -49,6 +49,9 @@ class MapperOperator(TaskGroup):
     :param detect_deletes: full extracts only: delete (scd1) or close (scd2) target keys absent from the source.
     :param scd2_effective_time: ``"run_start"`` | ``"data_interval_end"`` | the name of a source column.
     :param max_error_rows: rows a chunk may reject into ``mapper_rejects`` before it fails (0: any bad row fails).
+    :param max_delete_fraction: detect_deletes: the largest share of the target's current rows one run may delete
+        or close; more fails the run and deletes nothing (1.0 allows any).
+    :param allow_empty_extract: detect_deletes: let a source that returned no rows empty the target.
     :param task_kwargs: applied to the three tasks (retries, retry_delay, pool, ...). Unless given here or in
         the DAG's ``default_args``, tasks retry 3 times, 30 s apart, doubling up to 10 minutes
         (:data:`RETRY_DEFAULTS`); permanent errors fail at once without spending retries.
@@ -75,6 +78,8 @@ class MapperOperator(TaskGroup):
         detect_deletes: bool = False,
         scd2_effective_time: str = "run_start",
         max_error_rows: int = 0,
+        max_delete_fraction: float = 0.5,
+        allow_empty_extract: bool = False,
         **task_kwargs: Any,
     ) -> None:
         super().__init__(group_id=task_id)
@@ -96,6 +101,8 @@ class MapperOperator(TaskGroup):
             detect_deletes=detect_deletes,
             scd2_effective_time=scd2_effective_time,
             max_error_rows=max_error_rows,
+            max_delete_fraction=max_delete_fraction,
+            allow_empty_extract=allow_empty_extract,
         )
         self.config = cfg
         conf = cfg.to_dict()

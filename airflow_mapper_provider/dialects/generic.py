@@ -55,6 +55,8 @@ class GenericDialect(Dialect):
     def __init__(self, sa_dialect: Any) -> None:
         self.sa_dialect = sa_dialect
         self.flavor = getattr(sa_dialect, "name", "generic")
+        # SQLite's BINARY collation is memcmp of UTF-8: code point order, as PostgreSQL's "C" on UTF-8
+        self.byte_collation = "BINARY" if self.flavor == "sqlite" else None
 
     def embed(self, source_sql: str) -> str:
         # SQLAlchemy text() reads ':word' as a bind parameter: escape the user's colons.

@@ -33,6 +33,11 @@ _KINDS = {
 
 #: Types whose values hash_record_extended can hash (everything with a hash opclass we expect in a row).
 _HASHABLE = frozenset(_KINDS) - {"json"}
+#: Types whose ``=`` is identity of the value: change detection compares them as they are. Every other type
+#: (box compares areas, citext ignores case, json/point/xml have no ``=``, interval '1 day' = '24 hours',
+#: arrays, enums, extension types) is compared by its text form.
+_IDENTITY_EQ = frozenset(_KINDS) - {"json", "interval"}
+_IDENTITY_KINDS = frozenset(_KINDS.values()) - {"json", "interval", "other"}
 
 _PG_TYPES = {
     "bool": "boolean",
@@ -63,6 +68,7 @@ class PostgresDialect(Dialect):
 
     name = "postgres"
     hash_in_sql = True
+    byte_collation = '"C"'
 
     def param(self, name: str) -> str:
         return f"%({name})s"
@@ -100,8 +106,14 @@ class PostgresDialect(Dialect):
 
     # ---- chunks -----------------------------------------------------------------------------------------
     def hash_bucket(self, keys: Sequence[str], alias: str, buckets: int) -> str:
-        text = f"concat_ws('|', {self.cols(keys, alias)})"
-        return f"mod(hashtextextended({text}, 0) & 9223372036854775807, {int(buckets)})"
+        # the types' own hash functions over the binary values (PostgreSQL 14+): session-independent, unlike a
+        # hash of the text form (timestamptz, numeric, floats and dates print per TimeZone/DateStyle/extra digits)
+        row = f"ROW({self.cols(keys, alias)})"
+        return f"mod(hash_record_extended({row}, 0) & 9223372036854775807, {int(buckets)})"
+
+    def can_hash(self, columns: Sequence[Column]) -> bool:
+        """Every key column has a type hash_record_extended can hash."""
+        return all(c.type.dialect == self.name and c.type.native.split("(")[0] in _HASHABLE for c in columns)
 
     def copy_out_sql(self, select_sql: str) -> str:
         return f"COPY ({select_sql}) TO STDOUT (FORMAT BINARY)"
@@ -124,6 +136,15 @@ class PostgresDialect(Dialect):
 
     def mapref_lock_sql(self) -> str:
         return "SELECT pg_advisory_xact_lock(hashtext('airflow_mapper_provider.run:' || %(mapref)s))"
+
+    def alive_lock_sql(self) -> str:
+        return "SELECT pg_advisory_lock_shared(hashtextextended(%(alive)s, 0))"
+
+    def alive_probe_sql(self) -> str:
+        return "SELECT pg_try_advisory_lock(hashtextextended(%(alive)s, 0))"
+
+    def alive_release_sql(self) -> str:
+        return "SELECT pg_advisory_unlock(hashtextextended(%(alive)s, 0))"
 
     def for_update(self) -> str:
         return " FOR UPDATE"
@@ -152,6 +173,13 @@ class PostgresDialect(Dialect):
     # ---- apply ------------------------------------------------------------------------------------------
     def differs(self, a: str, b: str) -> str:
         return f"{a} IS DISTINCT FROM {b}"
+
+    def column_differs(self, a: str, b: str, column: Column) -> str:
+        ctype = column.type
+        native = ctype.native.split("(")[0] if ctype.dialect == self.name else ""
+        if native in _IDENTITY_EQ or (not native and ctype.kind in _IDENTITY_KINDS):
+            return self.differs(a, b)
+        return self.differs(f"{a}::text", f"{b}::text")
 
     def update_from_sql(self, target: TableName, source: str, upd: UpdateSpec) -> str:
         assigns = ", ".join(f"{self.quote(col)} = {expr}" for col, expr in upd.sets)

@@ -17,6 +17,10 @@ ORDERABLE = frozenset(
 )  # fmt: skip
 
 
+#: Kinds compared by collation: range bounds on them always compare in byte order.
+TEXT_KINDS = frozenset({"text", "varchar", "char"})
+
+
 @dataclass(frozen=True)
 class ColumnType:
     """A column's type: neutral ``kind`` plus the exact ``native`` text of the dialect it came from.

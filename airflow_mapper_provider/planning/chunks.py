@@ -7,6 +7,8 @@ keys still give chunks of about ``chunk_size`` rows.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import hashlib
 import math
 from collections.abc import Sequence
@@ -66,13 +68,18 @@ def choose_layout(inputs: PlanInputs) -> Layout:
 
 
 def thin_bounds(bounds: Sequence[Any], max_chunks: int) -> list[Any]:
-    """Distinct, sorted bounds, thinned evenly so that ``len(result) + 1 <= max_chunks``."""
-    unique = sorted(set(bounds))
+    """Bounds thinned evenly so that ``len(result) + 1 <= max_chunks``, repeats dropped.
+
+    ``bounds`` come in the order the database compares keys in (byte order for text): that order is kept, never
+    re-sorted in Python, so the chunks' ranges are exactly the ranges the source evaluates.
+    """
+    unique = [b for i, b in enumerate(bounds) if i == 0 or b != bounds[i - 1]]
     keep = max_chunks - 1
     if len(unique) <= keep:
         return unique
     stride = len(unique) / (keep + 1)
-    return sorted({unique[min(len(unique) - 1, round(stride * (i + 1)))] for i in range(keep)})
+    picked = sorted({min(len(unique) - 1, round(stride * (i + 1))) for i in range(keep)})
+    return [unique[i] for i in picked]
 
 
 def make_chunks(
@@ -116,10 +123,23 @@ def make_chunks(
 
 
 def bucket_of(key: Sequence[Any], buckets: int) -> int:
-    """Portable hash bucket of a key tuple (used where the database has no usable hash function)."""
-    text = "\x1f".join("\x00" if v is None else f"{type(v).__name__}:{v}" for v in key)
+    """Portable hash bucket of a key tuple (used where the database has no usable hash function), over a
+    canonical form of each value: an instant in UTC, a decimal without trailing zeros, an exact float."""
+    text = "\x1f".join(_canonical(v) for v in key)
     digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % buckets
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return "\x00"
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc)
+    elif isinstance(value, decimal.Decimal) and value.is_finite():
+        value = value.normalize()
+    elif isinstance(value, float):
+        return f"float:{value.hex()}"
+    return f"{type(value).__name__}:{value}"
 
 
 def chunk_contains(spec: ChunkSpec, key: Sequence[Any]) -> bool:

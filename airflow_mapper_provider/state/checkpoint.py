@@ -14,7 +14,8 @@ from airflow_mapper_provider.exceptions import MapperError
 from airflow_mapper_provider.state.ledger import _replace, utcnow
 from airflow_mapper_provider.state.tables import MapperTables
 
-FINISHED = ("success", "failed")
+#: Job log states of a run that will write nothing more (an abandoned run's rows were taken over by a later run).
+FINISHED = ("success", "failed", "abandoned")
 
 
 class RunLockedError(MapperError):
@@ -50,25 +51,54 @@ class RunLock:
         self.tables = tables
         self.mapref = mapref
 
-    def take(self, sess: Session, run_id: str, status_of: Any) -> None:
-        """Own the mapref for ``run_id`` (plan), unless another run owns it and has not finished."""
+    def announce(self, sess: Session, run_id: str) -> None:
+        """Say, for as long as ``sess`` is open, that a task of ``run_id`` is executing (a shared session lock
+        where the database has one): a later run does not take over a run with a live task."""
+        d = sess.dialect
+        if sql := d.alive_lock_sql():
+            sess.query(sql, {"alive": self._alive_key(run_id)})
+
+    def alive(self, sess: Session, run_id: str) -> bool:
+        """Does a task of ``run_id`` execute now? (False where the database cannot tell: then only the row locks
+        of in-flight chunk transactions, which :meth:`take` waits for, protect a live run.)"""
+        d, key = sess.dialect, {"alive": self._alive_key(run_id)}
+        probe = d.alive_probe_sql()
+        if not probe:
+            return False
+        if not sess.scalar(probe, key):
+            return True
+        sess.query(d.alive_release_sql(), key)
+        return False
+
+    def take(self, sess: Session, run_id: str, status_of: Any) -> str | None:
+        """Own the mapref for ``run_id`` (plan). Another run owning it that has not finished blocks, unless no
+        task of it executes: then it is taken over and its id returned (the caller accounts for its committed
+        chunks); None when the mapref was free, finished or already ours."""
         d = sess.dialect
         if serialize := d.mapref_lock_sql():  # two plans must not both find no owner and both insert
             sess.query(serialize, {"mapref": self.mapref})
         sql = d.select_sql(self.tables.lock, ["run_id", "acquired_at"], ["mapref"]) + d.for_update()
         found = sess.query(sql, {"mapref": self.mapref})
         values = {"mapref": self.mapref, "run_id": run_id, "acquired_at": utcnow()}
+        taken = None
         if found and found[0][0] != run_id:
             owner, since = found[0]
             status = status_of(owner)
             if status not in FINISHED and status is not None:
-                raise RunLockedError(
-                    f"run {owner!r} of {self.mapref} owns this mapref since {since} and its job log says "
-                    f"{status!r}: runs of one mapref never overlap. Wait for it; if it was stopped, clear its failed "
-                    "tasks so it finishes, or set that run's status in mapper_joblog to 'failed' to release it"
-                )
+                if self.alive(sess, owner):
+                    raise RunLockedError(
+                        f"run {owner!r} of {self.mapref} owns this mapref since {since}, its job log says "
+                        f"{status!r} and a task of it is executing: runs of one mapref never overlap. Wait for it "
+                        "to finish (or stop it); once none of its tasks runs, a new run takes over its unfinished "
+                        "work by itself"
+                    )
+                taken = owner
         if not found or found[0][0] != run_id:
             _replace(sess, self.tables.lock, values, ("mapref",))
+        return taken
+
+    def _alive_key(self, run_id: str) -> str:
+        return f"airflow_mapper_provider.alive:{self.mapref}:{run_id}"
 
     def holds(self, sess: Session, run_id: str) -> str | None:
         """The owning run id (locked FOR SHARE until the caller's transaction ends); None if nobody owns it."""

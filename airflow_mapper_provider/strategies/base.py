@@ -23,6 +23,9 @@ PY_HASH = "mapper_row_hash"
 RN = "mapper_rn"
 OK = "mapper_ok"
 SLICE_LO, SLICE_HI = "mapper_lo", "mapper_hi"
+#: scd2 with an effective-time column: the latest valid_to of the key's closed versions (a returning key's new
+#: version starts no earlier, so versions never overlap).
+PREV_TO = "mapper_prev_to"
 
 
 @dataclass(frozen=True)
@@ -63,14 +66,14 @@ class ApplyContext:
     effective_time: Any = None
     empty_target: bool = False
     python_hash: bool = False
-    #: The chunk's key predicate on the target (alias ``t``) and its parameters: the compare join then reads
-    #: only the chunk's slice of the target ("" when the target cannot select the same keys).
+    #: A narrowing of the compare join to the target rows between the smallest and largest staged key (alias
+    #: ``t``), and its parameters: exact by construction (the bounds come from the staged keys themselves), so it
+    #: only saves reading the rest of the target. Never the plan's chunk predicate: the target does not evaluate
+    #: that (its collation, time zone or hash could place a key elsewhere).
     target_where: str = ""
     target_params: dict[str, Any] = field(default_factory=dict)
     #: scd2: each version's valid_from comes from this source column (None: the run's effective time).
     effective_column: str | None = None
-    #: Full extract: target keys of this chunk absent from staging are deleted (scd1) or closed (scd2).
-    detect_deletes: bool = False
     #: Salvage mode: staging is numbered (:data:`RN`, :data:`OK`) and writes are sliced.
     salvage: bool = False
 
@@ -164,10 +167,16 @@ def delta_step(ctx: ApplyContext, current_only: bool) -> Step:
     if ctx.target_where:
         on += f" AND {ctx.target_where}"
     first_key = f"t.{d.quote(ctx.keys[0])}"
-    changed = [d.differs(f"t.{d.quote(c.name)}", f"s.{d.quote(c.name)}") for c in ctx.values]
+    changed = [d.column_differs(f"t.{d.quote(c.name)}", f"s.{d.quote(c.name)}", c) for c in ctx.values]
     where = all_of(" OR ".join([f"{first_key} IS NULL", *changed]), staged_ok(ctx, "s"))
     extra = f", s.{d.quote(PY_HASH)}" if ctx.python_hash else ""
     extra += f", s.{d.quote(RN)}" if ctx.salvage else ""
+    if current_only and ctx.effective_column:  # scd2: where the key's history ended, if it did
+        history = f"h.{d.quote('valid_to')}"
+        extra += (
+            f", (SELECT MAX({history}) FROM {d.table(ctx.target)} h WHERE {d.key_join(ctx.keys, 'h', 's')}) "
+            f"AS {d.quote(PREV_TO)}"
+        )
     select = (
         f"SELECT {d.cols(ctx.names, 's')}{extra}, CASE WHEN {first_key} IS NULL THEN 1 ELSE 0 END AS mapper_new "
         f"FROM {d.temp_name(STAGE)} s LEFT JOIN {d.table(ctx.target)} t ON {on} WHERE {where}"
@@ -192,13 +201,6 @@ def _prelude(ctx: ApplyContext) -> list[Step]:
     if ctx.empty_target or ctx.strategy == "append":
         return []
     return [Step("analyze", ctx.dialect.analyze_sql(STAGE, ctx.keys))]
-
-
-def missing_keys(ctx: ApplyContext) -> str:
-    """Condition on target alias ``t``: the key is in this chunk's slice but not among the staged rows."""
-    d = ctx.dialect
-    absent = f"NOT EXISTS (SELECT 1 FROM {d.temp_name(STAGE)} s WHERE {d.key_join(ctx.keys, 's', 't')})"
-    return f"{ctx.target_where} AND {absent}" if ctx.target_where else absent
 
 
 def update_step(ctx: ApplyContext, upd: UpdateSpec, counter: str, params: dict[str, Any] | None = None) -> Step:

@@ -10,7 +10,6 @@ from airflow_mapper_provider.strategies.base import (
     Step,
     all_of,
     delta_steps,
-    missing_keys,
     rows_slice,
     update_step,
 )
@@ -30,7 +29,4 @@ def steps(ctx: ApplyContext) -> list[Step]:
     select = f"SELECT {d.cols(ctx.names, 'd')} FROM {d.temp_name(DELTA)} d WHERE {new}"
     insert = f"INSERT INTO {d.table(ctx.target)} ({cols}) {select}"
     out.append(Step("insert", insert, counter="rows_inserted", sliced=ctx.salvage))
-    if ctx.detect_deletes:
-        delete = f"DELETE FROM {d.table(ctx.target)} AS t WHERE {missing_keys(ctx)}"
-        out.append(Step("delete", delete, dict(ctx.target_params), "rows_deleted"))
     return out

@@ -11,6 +11,7 @@ from airflow_mapper_provider.config import SCD2_COLUMNS
 from airflow_mapper_provider.dialects import UpdateSpec
 from airflow_mapper_provider.strategies.base import (
     DELTA,
+    PREV_TO,
     PY_HASH,
     STAGE,
     ApplyContext,
@@ -18,7 +19,6 @@ from airflow_mapper_provider.strategies.base import (
     Step,
     all_of,
     delta_steps,
-    missing_keys,
     null_keys_check,
     rows_slice,
     staged_ok,
@@ -44,13 +44,6 @@ def steps(ctx: ApplyContext) -> list[Step | Check]:
         update_step(ctx, expire, "rows_expired", eff),
         Step("insert", _insert_versions(ctx, DELTA, "d"), eff, "rows_versions", sliced=ctx.salvage),
     ]
-    if ctx.detect_deletes:
-        close = (
-            f"UPDATE {d.table(ctx.target)} AS t SET {d.quote('valid_to')} = {d.param('eff')}, "
-            f"{d.quote('is_current')} = {d.false_sql} WHERE t.{d.quote('is_current')} = {d.true_sql} "
-            f"AND {missing_keys(ctx)}"
-        )
-        out.append(Step("close_deleted", close, {**eff, **ctx.target_params}, "rows_deleted"))
     return out
 
 
@@ -81,6 +74,9 @@ def _insert_versions(ctx: ApplyContext, source: str, alias: str) -> str:
     if hash_sql is None:
         hash_sql = f"{alias}.{d.quote(PY_HASH)}"
     valid_from = f"{alias}.{d.quote(ctx.effective_column)}" if ctx.effective_column else d.param("eff")
+    if ctx.effective_column and source == DELTA:  # a returning key starts where its closed history ended
+        prev = f"{alias}.{d.quote(PREV_TO)}"
+        valid_from = f"CASE WHEN {prev} > {valid_from} THEN {prev} ELSE {valid_from} END"
     target_cols = d.cols([*ctx.names, *SCD2_COLUMNS])
     select = f"{d.cols(ctx.names, alias)}, {valid_from}, NULL, {d.true_sql}, {hash_sql}"
     sql = f"INSERT INTO {d.table(ctx.target)} ({target_cols}) SELECT {select} FROM {d.temp_name(source)} {alias}"

@@ -26,6 +26,7 @@ from airflow_mapper_provider.identifiers import TableName
 from airflow_mapper_provider.models import ChunkSpec, encode_value
 from airflow_mapper_provider.strategies import ApplyContext, apply_plan
 from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE, Check, Step
+from airflow_mapper_provider.strategies.deletes import SeenKeys
 from airflow_mapper_provider.target import SCD2_LAYOUT
 
 PG = PostgresDialect()
@@ -121,7 +122,7 @@ PLANNING: list[tuple[str, Dialect, Any, str]] = [
         'SELECT mapper_k FROM (SELECT mapper_src."customer_id" AS mapper_k, ROW_NUMBER() OVER (ORDER BY '
         'mapper_src."customer_id") AS mapper_rn FROM (SELECT customer_id, name, balance FROM crm.customers\n) '
         'mapper_src WHERE mapper_src."customer_id" IS NOT NULL) mapper_q WHERE MOD(mapper_rn - 1, %(step)s) = 0 '
-        "AND mapper_rn > 1 ORDER BY mapper_k",
+        "AND mapper_rn > 1 ORDER BY mapper_rn",
     ),
     (
         "quantile",
@@ -130,7 +131,7 @@ PLANNING: list[tuple[str, Dialect, Any, str]] = [
         'SELECT mapper_k FROM (SELECT mapper_src."customer_id" AS mapper_k, ROW_NUMBER() OVER (ORDER BY '
         'mapper_src."customer_id") AS mapper_rn FROM (SELECT customer_id, name, balance FROM crm.customers\n) '
         'mapper_src WHERE mapper_src."customer_id" IS NOT NULL) mapper_q WHERE ((mapper_rn - 1) % :step) = 0 '
-        "AND mapper_rn > 1 ORDER BY mapper_k",
+        "AND mapper_rn > 1 ORDER BY mapper_rn",
     ),
 ]
 
@@ -177,7 +178,7 @@ PREDICATES: list[tuple[str, Dialect, ChunkSpec, str, dict[str, Any]]] = [
         "hash",
         PG,
         HASH_SPEC,
-        'mod(hashtextextended(concat_ws(\'|\', t."region", t."customer_id"), 0) & 9223372036854775807, 8) = %(bucket)s',
+        'mod(hash_record_extended(ROW(t."region", t."customer_id"), 0) & 9223372036854775807, 8) = %(bucket)s',
         {"bucket": 2},
     ),
     ("hash", SQ, HASH_SPEC, "", {}),  # SQLite: the loader picks the bucket's rows in Python
@@ -748,7 +749,7 @@ def test_windowed_planning_sql(dialect: Dialect, p: str) -> None:
     assert dialect.quantile_sql(SOURCE, "customer_id", where) == (
         'SELECT mapper_k FROM (SELECT mapper_src."customer_id" AS mapper_k, ROW_NUMBER() OVER (ORDER BY '
         f'mapper_src."customer_id") AS mapper_rn FROM {inner} WHERE mapper_src."customer_id" IS NOT NULL AND '
-        f"{window}) mapper_q WHERE {mod} = 0 AND mapper_rn > 1 ORDER BY mapper_k"
+        f"{window}) mapper_q WHERE {mod} = 0 AND mapper_rn > 1 ORDER BY mapper_rn"
     )
     spec = dataclasses.replace(range_spec(10, 20), window=WINDOW)
     sql, params = dialect.chunk_select(SOURCE, ["customer_id"], spec)
@@ -821,37 +822,36 @@ def test_keyset_and_window_select_the_right_rows_on_sqlite(sqlite_conn: Any) -> 
     assert read(ChunkSpec(0, 1, "all", window=nothing_new)) == []
 
 
-MISSING = 'NOT EXISTS (SELECT 1 FROM "mapper_stage" s WHERE s."customer_id" = t."customer_id")'
-
-
 @pytest.mark.parametrize(("dialect", "p"), [(PG, "%({})s"), (SQ, ":{}")], ids=["postgres", "generic"])
-@pytest.mark.parametrize("sliced", [False, True], ids=["whole-target", "chunk-slice"])
-def test_detect_deletes_statements(dialect: Dialect, p: str, sliced: bool) -> None:
-    where, params = dialect.chunk_predicate(range_spec(10, 20), "t") if sliced else ("", {})
+def test_detect_deletes_statements(dialect: Dialect, p: str) -> None:
+    """Deletes come from the keys the run's chunks recorded, never from a chunk predicate on the target."""
     table = '"dw"."dim_customer"' if dialect is PG else '"dim_customer"'
-    cond = f"{where} AND {MISSING}" if sliced else MISSING
-
-    scd1 = apply_plan(context(dialect, "scd1", detect_deletes=True, target_where=where, target_params=params))[1]
-    assert row(scd1[-1]) == (
-        "delete",
-        f"DELETE FROM {table} AS t WHERE {cond}",
-        params,
-        "rows_deleted",
+    seen = SeenKeys(dialect, PG_TABLE if dialect is PG else SQ_TABLE, ["customer_id"], "dw" if dialect is PG else None,
+                    "m")  # fmt: skip
+    keys = '"dw"."mapper_keys_62c66a7a5dd7"' if dialect is PG else '"mapper_keys_62c66a7a5dd7"'
+    assert seen.create_sql() == [
+        f'CREATE TABLE {keys} AS SELECT CAST(NULL AS VARCHAR(250)) AS "mapper_run", CAST(NULL AS INTEGER) AS '
+        f'"mapper_chunk", t."customer_id" FROM {table} t WHERE 1 = 0',
+        f'CREATE INDEX "mapper_keys_62c66a7a5dd7_ix" ON {keys} ("customer_id", "mapper_run")',
+    ]
+    assert seen.record_staged_sql() == (
+        f'INSERT INTO {keys} ("mapper_run", "mapper_chunk", "customer_id") SELECT {p.format("run")}, '
+        f'{p.format("chunk")}, s."customer_id" FROM "mapper_stage" s WHERE s."customer_id" IS NOT NULL'
     )
-    python_hash = dialect is SQ
-    ctx = context(
-        dialect, "scd2", detect_deletes=True, target_where=where, target_params=params, python_hash=python_hash
+    absent, params = seen.absent(["r1", "r0"], current_only=True)
+    assert absent == (
+        f't."is_current" = TRUE AND t."customer_id" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {keys} k WHERE '
+        f'k."mapper_run" IN ({p.format("r0")}, {p.format("r1")}) AND k."customer_id" = t."customer_id")'
     )
-    close = apply_plan(ctx)[1][-1]
-    assert row(close) == (
-        "close_deleted",
-        f'UPDATE {table} AS t SET "valid_to" = {p.format("eff")}, "is_current" = FALSE '
-        f'WHERE t."is_current" = TRUE AND {cond}',
-        {"eff": EFF, **params},
-        "rows_deleted",
+    assert params == {"r0": "r1", "r1": "r0"}
+    assert seen.close_sql(absent) == (
+        f'UPDATE {table} AS t SET "valid_to" = CASE WHEN t."valid_from" > {p.format("eff")} THEN t."valid_from" '
+        f'ELSE {p.format("eff")} END, "is_current" = FALSE WHERE {absent}'
     )
-    assert_parses(scd1[-1].sql, dialect)
-    assert_parses(close.sql, dialect)
+    assert seen.delete_sql(absent) == f"DELETE FROM {table} AS t WHERE {absent}"
+    for sql in [*seen.create_sql(), seen.record_staged_sql(), seen.close_sql(absent), seen.delete_sql(absent),
+                seen.count_sql(absent), seen.forget_sql(["r1"])[0]]:  # fmt: skip
+        assert_parses(sql, dialect)
 
 
 EFF_COLUMNS = [*COLUMNS, Column("changed_at", ColumnType("timestamp"))]
@@ -881,7 +881,8 @@ def test_scd2_effective_column_statements_sqlite() -> None:
     )
     assert steps[4].sql == (
         'INSERT INTO "dim_customer" ("customer_id", "name", "balance", "changed_at", "valid_from", "valid_to", '
-        '"is_current", "row_hash") SELECT d."customer_id", d."name", d."balance", d."changed_at", d."changed_at", '
+        '"is_current", "row_hash") SELECT d."customer_id", d."name", d."balance", d."changed_at", CASE WHEN '
+        'd."mapper_prev_to" > d."changed_at" THEN d."mapper_prev_to" ELSE d."changed_at" END, '
         'NULL, TRUE, d."mapper_row_hash" FROM "mapper_delta" d'
     )
     for step in steps:
@@ -1149,36 +1150,31 @@ def test_scd2_key_without_a_current_version_gets_a_new_one(sqlite_conn: Any) -> 
 
 @pytest.mark.parametrize("d", EXECUTABLE, ids=EXEC_IDS)
 @pytest.mark.parametrize("strategy", ["scd1", "scd2"])
-def test_detect_deletes_on_sqlite_touches_only_the_chunks_slice(d: Dialect, strategy: str, sqlite_conn: Any) -> None:
-    """Chunk [1, 50): target keys 3 and 60 are not staged; only 3 is in the slice, so only 3 goes."""
+def test_detect_deletes_on_sqlite_removes_only_keys_no_chunk_saw(d: Dialect, strategy: str, sqlite_conn: Any) -> None:
+    """Target keys 1, 2, 3, 60; chunk 0 of run r2 saw 1 and 2, chunk 1 saw 60: only 3 goes (closed for scd2)."""
     setup_target(sqlite_conn, d, strategy)
     scd2 = strategy == "scd2"
-    first = [(1, "a", 10), (2, "b", 20), (3, "c", 30), (60, "x", 600)]
-    stage(sqlite_conn, d, first, python_hash=scd2)
+    stage(sqlite_conn, d, [(1, "a", 10), (2, "b", 20), (3, "c", 30), (60, "x", 600)], python_hash=scd2)
     run_apply(sqlite_conn, exec_context(d, strategy, empty_target=True, python_hash=scd2))
-
-    where, params = d.chunk_predicate(range_spec(1, 50), "t")
-    stage(sqlite_conn, d, [(1, "a", 10), (2, "B", 20)], python_hash=scd2)
+    seen = SeenKeys(d, SQ_TABLE, ["customer_id"], None, "m")
+    for sql in seen.create_sql():
+        sqlite_conn.execute(text(sql))
+    for chunk, rows in enumerate([[(1, "a", 10), (2, "B", 20)], [(60, "x", 600)]]):
+        stage(sqlite_conn, d, rows, python_hash=scd2)
+        sqlite_conn.execute(text(seen.record_staged_sql()), {"run": "r2", "chunk": chunk})
+    stage(sqlite_conn, d, [(3, "c", 30)], python_hash=scd2)  # another run's keys do not count for r2
+    sqlite_conn.execute(text(seen.record_staged_sql()), {"run": "other", "chunk": 0})
+    absent, params = seen.absent(["r2"], current_only=scd2)
     eff2 = dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)
-    ctx = exec_context(
-        d, strategy, eff2, python_hash=scd2, detect_deletes=True, target_where=where, target_params=params
-    )
-    counts = run_apply(sqlite_conn, ctx)
-
-    assert counts["rows_deleted"] == 1
     if scd2:
+        assert sqlite_conn.execute(text(seen.close_sql(absent)), {**params, "eff": eff2}).rowcount == 1
         rows = sqlite_conn.execute(
-            text("SELECT customer_id, name, valid_to, is_current FROM dim_customer ORDER BY customer_id, valid_from")
+            text("SELECT customer_id, valid_to IS NOT NULL, is_current FROM dim_customer ORDER BY customer_id")
         ).fetchall()
-        assert [tuple(r) for r in rows] == [
-            (1, "a", None, 1),
-            (2, "b", ts(eff2), 0),
-            (2, "B", None, 1),
-            (3, "c", ts(eff2), 0),  # closed, not deleted: history stays
-            (60, "x", None, 1),
-        ]
+        assert [tuple(r) for r in rows] == [(1, 0, 1), (2, 0, 1), (3, 1, 0), (60, 0, 1)]  # closed, not deleted
     else:
-        assert scd1_rows(sqlite_conn) == [(1, "a", 10), (2, "B", 20), (60, "x", 600)]
+        assert sqlite_conn.execute(text(seen.delete_sql(absent)), params).rowcount == 1
+        assert [r[0] for r in scd1_rows(sqlite_conn)] == [1, 2, 60]
 
 
 def test_scd2_effective_column_on_sqlite(sqlite_conn: Any) -> None:

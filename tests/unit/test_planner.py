@@ -291,8 +291,10 @@ def test_layout_invariants(estimate: int, chunk_size: int, max_chunks: int, key_
 # ---- thin_bounds ------------------------------------------------------------------------------------------------
 
 
-def test_thin_bounds_sorts_and_dedupes() -> None:
-    assert thin_bounds([30, 10, 30, 20, 10], max_chunks=10) == [10, 20, 30]
+def test_thin_bounds_keeps_the_database_order_and_drops_repeats() -> None:
+    """Bounds arrive in the order the source compares keys (byte order for text): never re-sorted in Python."""
+    assert thin_bounds([10, 10, 20, 30, 30], max_chunks=10) == [10, 20, 30]
+    assert thin_bounds(["B", "a", "b"], max_chunks=10) == ["B", "a", "b"]  # byte order, as COLLATE "C" gives
 
 
 def test_thin_bounds_spreads_evenly() -> None:

@@ -38,7 +38,7 @@ def test_postgres_sampled_quantile_sql() -> None:
         'SELECT mapper_k FROM (SELECT mapper_src."customer_id" AS mapper_k, ROW_NUMBER() OVER (ORDER BY '
         'mapper_src."customer_id") AS mapper_rn FROM (SELECT customer_id, name FROM crm.customers\n) mapper_src '
         'WHERE mapper_src."customer_id" IS NOT NULL AND random() < %(fraction)s) mapper_q '
-        "WHERE MOD(mapper_rn - 1, %(step)s) = 0 AND mapper_rn > 1 ORDER BY mapper_k"
+        "WHERE MOD(mapper_rn - 1, %(step)s) = 0 AND mapper_rn > 1 ORDER BY mapper_rn"
     )
 
 

@@ -1,0 +1,67 @@
+"""Taking over an unfinished run: the next run after a crash ends with exactly the rows of a clean run.
+
+A run whose processes died (kill -9, a lost worker, a run marked failed in the UI) leaves its committed chunks in
+the target and the mapref owned. The next run of the mapref, once no task of the dead run executes
+(:meth:`~airflow_mapper_provider.state.checkpoint.RunLock.take`), takes it over:
+
+- its job log row gets the counters of what it committed (never 0 rows for rows that are there);
+- same rendered query: the row is ``abandoned`` and the new run owns the dead run's unfinished work. It does not
+  read the committed chunks' regions again (each new chunk excludes them; append would load them twice), their
+  keys count as seen for detect_deletes, their checkpoint marks count for the new checkpoint; a PYTHON
+  checkpoint continues after the committed chunk's position. Clearing the abandoned run later does nothing.
+- another query (a templated data interval): the row is ``failed``; its rows are its own, resumed by clearing its
+  tasks (committed chunks are skipped).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_mapper_provider.db import Session
+from airflow_mapper_provider.models import ChunkSpec, RunSummary
+from airflow_mapper_provider.state import ChunkLedger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inheritance:
+    """What a run takes over: regions not to read again, runs whose keys and marks count as its own, and the
+    PYTHON checkpoint position to continue from."""
+
+    regions: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
+    position: dict[str, str] | None = None
+
+
+def take_over(ledger: ChunkLedger, target: Session, dead: str, run_id: str, fingerprint: str) -> Inheritance:
+    """Close the dead run's job log row with what it committed and return what ``run_id`` inherits."""
+    plan = ledger.plan_of(target, dead) or []
+    results = ledger.results(target, dead)
+    summary = RunSummary.from_results([int(c["index"]) for c in plan], results)
+    same = bool(plan) and plan[0].get("sql_fingerprint") == fingerprint
+    summary.status = "abandoned" if same else "failed"
+    committed = [r for r in results if r.status == "success"]
+    how = "its unfinished work is run " + repr(run_id) + "'s" if same else "clear its tasks to resume it"
+    ledger.finish_run(
+        target, dead, summary, f"no task of it was running when run {run_id!r} started: taken over "
+        f"with {len(committed)} of {len(plan)} chunk(s) committed; {how}"
+    )  # fmt: skip
+    log.warning(
+        "run %s of %s had stopped with %d of %d chunk(s) committed: %s (%s)",
+        dead, ledger.mapref, len(committed), len(plan), summary.status, how,
+    )  # fmt: skip
+    if not same:
+        return Inheritance()
+    first = ChunkSpec.from_dict(plan[0])
+    by_index = {int(c["index"]): ChunkSpec.from_dict(c) for c in plan}
+    if first.keyset is not None:  # PYTHON: one chunk; continue after its position
+        marks = [r.checkpoint for r in committed if r.checkpoint]
+        started = {"rows": first.keyset.get("rows", 0), "after": first.keyset.get("after")}
+        position = marks[0] if marks else {"t": "json", "v": json.dumps(started, separators=(",", ":"))}
+        return Inheritance([], [dead, *first.inherits], position)
+    regions = [by_index[r.index].region() for r in committed if r.index in by_index] + list(first.exclude)
+    return Inheritance(regions, [dead, *first.inherits])
