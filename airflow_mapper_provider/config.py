@@ -45,6 +45,10 @@ class MapperConfig:
     :param scd2_effective_time: ``"run_start"``, ``"data_interval_end"`` or the name of a source column.
     :param max_error_rows: rows a chunk may reject into ``mapper_rejects`` and still commit the rest
         (0: any bad row fails the chunk).
+    :param max_delete_fraction: detect_deletes: the largest share of the target's current rows one run may
+        delete or close (more fails the run and deletes nothing; 1.0 allows any).
+    :param allow_empty_extract: detect_deletes: a source that returns no rows at all may empty the target
+        (refused by default).
     """
 
     source_conn_id: str
@@ -63,6 +67,8 @@ class MapperConfig:
     detect_deletes: bool = False
     scd2_effective_time: str = "run_start"
     max_error_rows: int = 0
+    max_delete_fraction: float = 0.5
+    allow_empty_extract: bool = False
 
     def __post_init__(self) -> None:
         for name in ("source_conn_id", "target_conn_id", "mapref"):
@@ -78,6 +84,11 @@ class MapperConfig:
         if self.max_active_chunks is not None:
             _positive_int("max_active_chunks", self.max_active_chunks)
         _positive_int("max_error_rows", self.max_error_rows, allow_zero=True)
+        fraction = self.max_delete_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+            raise ConfigError(f"max_delete_fraction must be a number from 0 to 1 (1.0 allows any), got {fraction!r}")
+        if not isinstance(self.allow_empty_extract, bool):
+            raise ConfigError(f"allow_empty_extract must be True or False, got {self.allow_empty_extract!r}")
         if self.metadata_schema is not None:
             validate_identifier(self.metadata_schema, "metadata_schema")
         _validate_incremental(self)

@@ -93,17 +93,22 @@ class ChunkLedger:
         }  # fmt: skip
         _replace(sess, self.tables.joblog, values, ("mapref", "run_id"))
 
+    def plan_of(self, sess: Session, run_id: str) -> list[dict[str, Any]] | None:
+        """The chunk dicts the run's plan froze (None if its plan never finished)."""
+        sql = sess.dialect.select_sql(self.tables.joblog, ["plan_json"], ["mapref", "run_id"])
+        found = sess.query(sql, {"mapref": self.mapref, "run_id": run_id})
+        return list(json.loads(found[0][0])) if found and found[0][0] else None
+
     def frozen_plan(self, sess: Session, run_id: str) -> list[dict[str, Any]] | None:
         """The plan an earlier try of this run froze, if any of its chunks already committed (else None)."""
         if not self._chunks(sess, {"run_id": run_id, "status": "success"}):
             return None
-        sql = sess.dialect.select_sql(self.tables.joblog, ["plan_json"], ["mapref", "run_id"])
-        found = sess.query(sql, {"mapref": self.mapref, "run_id": run_id})
-        if not found or not found[0][0]:
+        plan = self.plan_of(sess, run_id)
+        if plan is None:
             return None
         sess.execute(sess.dialect.update_sql(self.tables.joblog, ["status"], ["mapref", "run_id"]),
                      {"status": "running", "w_mapref": self.mapref, "w_run_id": run_id})  # fmt: skip
-        return list(json.loads(found[0][0]))
+        return plan
 
     def finish_run(self, sess: Session, run_id: str, summary: RunSummary, message: str = "") -> None:
         """Close the run's job log row with the reconciled totals (creates it if plan never wrote it)."""
