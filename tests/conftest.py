@@ -24,7 +24,6 @@ atexit.register(shutil.rmtree, _AIRFLOW_TMP, ignore_errors=True)
 for _key, _value in {
     "AIRFLOW_HOME": _AIRFLOW_TMP,
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_TMP}/airflow.db",
 }.items():

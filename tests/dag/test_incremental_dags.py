@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from airflow.sdk import CronDataIntervalTimetable
+
 from tests.dag.conftest import mapper_dag
 from tests.helpers import pg_exec, rows
 
@@ -65,7 +67,8 @@ def test_backfill_over_three_daily_intervals(pg_conns):
         "WHERE updated_at >= '{{ data_interval_start }}' AND updated_at < '{{ data_interval_end }}'"
     )
     dag = mapper_dag("t_backfill", source_sql=sql, target_table="dw.orders_hist", key_columns=["order_id"],
-                     load_strategy="scd2", scd2_effective_time="data_interval_end", schedule="@daily")  # fmt: skip
+                     load_strategy="scd2", scd2_effective_time="data_interval_end",
+                     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"))  # fmt: skip
     runs = []
     for i in range(3):
         dr = dag.test(logical_date=day1 + (i + 1) * DAY)
