@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from airflow_mapper_provider import db
@@ -16,7 +17,9 @@ class MapperPlanOperator(BaseOperator):
     """Plan one mapper run; returns the list of ChunkSpec dicts that ``load_chunk`` maps over.
 
     :param config: :meth:`MapperConfig.to_dict` of the job.
-    :param source_sql: the source query (templated; a path ending in .sql is read as a template).
+    :param source_sql: the source query (templated; a path ending in .sql is read as a template). A query that
+        names both ``data_interval_start`` and ``data_interval_end`` is a window query: plan refuses to run it
+        over an empty data interval (see :func:`check_data_interval`).
     """
 
     template_fields = ("source_sql",)
@@ -28,9 +31,12 @@ class MapperPlanOperator(BaseOperator):
         super().__init__(**kwargs)
         self.config = config
         self.source_sql = source_sql
+        self.source_template = source_sql  # kept unrendered: the text (or .sql path) the user wrote
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         cfg = load_config(self.config)
+        with airflow_errors():
+            check_data_interval(self.template_text(), context)
         with (
             airflow_errors(),
             db.session(cfg.source_conn_id, "source") as src,
@@ -38,6 +44,51 @@ class MapperPlanOperator(BaseOperator):
         ):
             eff = effective_time(context, cfg.scd2_effective_time)
             return plan_run(cfg, self.source_sql, context["run_id"], eff, max_map_length(), src, tgt)
+
+    def template_text(self) -> str:
+        """The unrendered source_sql: the user's text, or the text of the .sql file it names ("" if unknown)."""
+        raw = self.source_template
+        if not isinstance(raw, str):
+            return ""
+        if raw.endswith(tuple(self.template_ext)):
+            env = self.get_template_env()
+            try:
+                return str(env.loader.get_source(env, raw)[0])  # type: ignore[union-attr]
+            except Exception:  # the render step reports a missing file; the check just cannot look inside
+                return ""
+        return raw
+
+
+#: Templates naming both bounds of the run's data interval select a window that an empty interval empties.
+_INTERVAL_BOUNDS = (re.compile(r"\bdata_interval_start\b"), re.compile(r"\bdata_interval_end\b"))
+
+
+def uses_data_interval(template: str) -> bool:
+    """``template`` (unrendered source_sql) names both ``data_interval_start`` and ``data_interval_end``.
+
+    ``prev_data_interval_*_success`` and other names that merely contain them do not count.
+    """
+    return all(bound.search(template) for bound in _INTERVAL_BOUNDS)
+
+
+def check_data_interval(template: str, context: Any) -> None:
+    """Refuse a window query over an empty (or missing) data interval: it would select nothing and succeed.
+
+    :raises ConfigError: naming the fix (a timetable with data intervals).
+    """
+    if not uses_data_interval(template):
+        return
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None and start != end:
+        return
+    what = "has no data interval" if start is None or end is None else f"has an empty data interval ({start} to {end})"
+    raise ConfigError(
+        f"source_sql selects data_interval_start .. data_interval_end but this run {what}, so it would load "
+        "nothing. A cron string schedule such as '@daily' uses CronTriggerTimetable in Airflow 3, whose runs have "
+        "zero-length intervals: use a timetable with data intervals, e.g. "
+        "schedule=CronDataIntervalTimetable('@daily', timezone='UTC') (from airflow.sdk) or a timedelta schedule, "
+        "or set [scheduler] create_cron_data_intervals = True"
+    )
 
 
 def effective_time(context: Any, mode: str = "run_start") -> str:

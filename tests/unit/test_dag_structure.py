@@ -283,6 +283,30 @@ def test_example_dags_serialize() -> None:
         assert restored.task_ids == dag.task_ids
 
 
+def test_example_window_queries_get_real_data_intervals() -> None:
+    """An example whose query reads data_interval_start .. data_interval_end needs a timetable with real intervals:
+    Airflow 3 turns a cron string such as "@daily" into a CronTriggerTimetable, whose intervals are empty. Every
+    scheduled example runs one run at a time (runs of one job never overlap)."""
+    import pendulum
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from airflow_mapper_provider.operators.plan import MapperPlanOperator, uses_data_interval
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    windowed = []
+    for dag in bag.dags.values():
+        timetable = DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag)))).timetable
+        if timetable.periodic:
+            assert dag.max_active_runs == 1, dag.dag_id
+        plans = [t for t in dag.tasks if isinstance(t, MapperPlanOperator)]
+        if any(uses_data_interval(plan.template_text()) for plan in plans):
+            interval = timetable.infer_manual_data_interval(run_after=pendulum.datetime(2026, 3, 1, 6))
+            assert interval.start < interval.end, f"{dag.dag_id}: {type(timetable).__name__} gives empty intervals"
+            windowed.append(dag.dag_id)
+    assert sorted(windowed) == ["example_append_postgres", "example_backfill_postgres"]
+
+
 # ---- the package ------------------------------------------------------------------------------------------------
 
 
