@@ -89,10 +89,9 @@ def plan_run(
     inherited = take_over(ledger, target, taken, run_id, fingerprint(sql)) if taken else Inheritance()
 
     checkpoint_column, before = CheckpointStore(tables, cfg.mapref).read(target)
-    if checkpoint_column != cfg.checkpoint_column:
-        before = None
     before = inherited.position or before
-    window = _window(cfg, source, sql, before, {c.name: c for c in columns})
+    stored = before if checkpoint_column == cfg.checkpoint_column else None  # a KEY window's lower bound
+    window = _window(cfg, source, sql, stored, {c.name: c for c in columns})
     _refuse_null_checkpoints(cfg, source, sql, window)
     target_empty = not target.query(target.dialect.probe_sql(cfg.table, ""), {})
     facts = {"target_empty": target_empty, "exclude": inherited.regions, "inherits": inherited.runs}

@@ -179,8 +179,13 @@ def test_overlapping_runs_of_one_mapref_are_refused(pg_dbs):
     cfg = config("scd2", "dw.acc", keys=("id",))
     with sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):
         first = plan_run(cfg, ACCOUNTS, "scheduled", "2026-06-02T00:00:00+00:00", 1024, src, tgt)
-        with pytest.raises(RunLockedError, match=r"'scheduled'.*never overlap"):
-            plan_run(cfg, ACCOUNTS, "backfill", "2026-06-01T00:00:00+00:00", 1024, src, tgt)
+        # a task of 'scheduled' is executing (its session is open): the other run's plan, in its own process,
+        # is refused
+        with (
+            sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src2, tgt2),
+            pytest.raises(RunLockedError, match=r"'scheduled'.*executing: runs of one mapref never overlap"),
+        ):
+            plan_run(cfg, ACCOUNTS, "backfill", "2026-06-01T00:00:00+00:00", 1024, src2, tgt2)
         for c in first:
             ChunkJob(cfg, ChunkSpec.from_dict(c), ACCOUNTS, "scheduled", 1, src, tgt).run()
         finalize_run(cfg, "scheduled", first, tgt)

@@ -127,8 +127,9 @@ def test_chunk_run_twice_is_a_noop(pg_dbs, strategy):
     if strategy != "append":  # the apply itself is idempotent too (a new run over unchanged data)
         pg_exec(pg_dbs.target_dsn, "UPDATE dw.mapper_joblog SET status = 'failed'")  # r1 gave up: r2 may start
         with sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):
-            assert plan_run(cfg, SQL, "r2", RUN2, 1024, src, tgt)[2] == {**chunks[2], "effective_time": RUN2}
-            again = ChunkJob(cfg, spec, SQL, "r2", 1, src, tgt).run()
+            planned = plan_run(cfg, SQL, "r2", RUN2, 1024, src, tgt)[2]
+            assert planned == {**chunks[2], "effective_time": RUN2, "target_empty": False}
+            again = ChunkJob(cfg, ChunkSpec.from_dict(planned), SQL, "r2", 1, src, tgt).run()
         assert (again.rows_inserted, again.rows_updated, again.rows_unchanged) == (0, 0, first.rows_read)
         assert rows(pg_dbs.target_dsn, f"SELECT * FROM {table} ORDER BY 1") == before
 
