@@ -107,7 +107,16 @@ class PgSession(Session):
     def describe(self, source_sql: str) -> list[Column]:
         with self.conn.cursor() as cur:
             cur.execute(self.dialect.describe_sql(source_sql), {})
-            return [Column(c.name, column_type_from_display(c.type_display)) for c in cur.description or ()]
+            described = [(c.name, c.type_display, c.type_code, getattr(c, "_fmod", -1)) for c in cur.description or ()]
+        return [Column(name, column_type_from_display(self._type_name(shown, oid, fmod)))
+                for name, shown, oid, fmod in described]  # fmt: skip
+
+    def _type_name(self, shown: str, oid: int, fmod: int) -> str:
+        """psycopg shows a type it does not know (an enum, an extension type such as citext) as its OID: ask
+        the server for the type's name, qualified where the search path needs it."""
+        if not shown.isdigit():
+            return shown
+        return str(self.scalar("SELECT format_type(%(oid)s, %(mod)s)", {"oid": oid, "mod": fmod}))
 
     def estimate_rows(self, source_sql: str, where: str = "", params: dict[str, Any] | None = None) -> tuple[int, str]:
         import psycopg
