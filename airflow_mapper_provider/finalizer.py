@@ -17,11 +17,18 @@ from airflow_mapper_provider.strategies.deletes import SeenKeys
 log = logging.getLogger(__name__)
 
 
-def finalize_run(cfg: MapperConfig, run_id: str, chunks: list[dict[str, Any]] | None, target: Session) -> RunSummary:
+def finalize_run(
+    cfg: MapperConfig,
+    run_id: str,
+    chunks: list[dict[str, Any]] | None,
+    target: Session,
+    started_at: dt.datetime | None = None,
+) -> RunSummary:
     """Write the run's job log row (apply detect_deletes and move the checkpoint when every chunk succeeded), in
     one transaction; raise :class:`ChunkFailedError` after writing it if any chunk failed.
 
     :param chunks: the plan's ChunkSpec dicts (None when the plan itself failed).
+    :param started_at: the DAG run's start: the job log's started_at when the plan failed before writing the row.
     """
     tables = MapperTables(cfg.meta_schema)
     if ddl_lock := target.dialect.ddl_lock_sql():
@@ -57,7 +64,7 @@ def finalize_run(cfg: MapperConfig, run_id: str, chunks: list[dict[str, Any]] | 
     if after is not None:
         store.write(target, _checkpoint_name(cfg), after, run_id)
     summary.checkpoint_after = (after or before or {}).get("v")
-    ledger.finish_run(target, run_id, summary, message)
+    ledger.finish_run(target, run_id, summary, message, started_at=started_at)
     target.commit()
     _log_summary(cfg, run_id, summary, before)
     if summary.status != "success":

@@ -29,4 +29,5 @@ class MapperFinalizeOperator(BaseOperator):
         cfg = load_config(self.config)
         chunks = self.chunks if isinstance(self.chunks, list) else None
         with airflow_errors(), db.session(cfg.target_conn_id, "target") as tgt:
-            return finalize_run(cfg, context["run_id"], chunks, tgt).to_dict()
+            started = getattr(context.get("dag_run"), "start_date", None)
+            return finalize_run(cfg, context["run_id"], chunks, tgt, started_at=started).to_dict()

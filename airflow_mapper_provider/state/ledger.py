@@ -110,8 +110,19 @@ class ChunkLedger:
                      {"status": "running", "w_mapref": self.mapref, "w_run_id": run_id})  # fmt: skip
         return plan
 
-    def finish_run(self, sess: Session, run_id: str, summary: RunSummary, message: str = "") -> None:
-        """Close the run's job log row with the reconciled totals (creates it if plan never wrote it)."""
+    def finish_run(
+        self,
+        sess: Session,
+        run_id: str,
+        summary: RunSummary,
+        message: str = "",
+        started_at: dt.datetime | None = None,
+    ) -> None:
+        """Close the run's job log row with the reconciled totals (creates it if plan never wrote it).
+
+        :param started_at: when the run started (the DAG run's start, an aware datetime), written only when this
+            creates the row (the plan failed before writing it); default: now. A row the plan wrote keeps its start.
+        """
         values: dict[str, Any] = {
             "checkpoint_after": summary.checkpoint_after,
             "status": summary.status, "chunks_planned": summary.chunks_planned,
@@ -120,9 +131,9 @@ class ChunkLedger:
         }  # fmt: skip
         sql = sess.dialect.update_sql(self.tables.joblog, list(values), ["mapref", "run_id"])
         if sess.execute(sql, {**values, "w_mapref": self.mapref, "w_run_id": run_id}) == 0:
-            _replace(
-                sess, self.tables.joblog, {"mapref": self.mapref, "run_id": run_id, **values}, ("mapref", "run_id")
-            )
+            started = values["finished_at"] if started_at is None else started_at.astimezone(dt.timezone.utc)
+            row = {"mapref": self.mapref, "run_id": run_id, "started_at": started, **values}
+            _replace(sess, self.tables.joblog, row, ("mapref", "run_id"))
 
     def job_row(self, sess: Session, run_id: str) -> dict[str, Any] | None:
         """The run's job log row as a dict."""

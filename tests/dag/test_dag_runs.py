@@ -124,5 +124,10 @@ def test_plan_failure_still_writes_a_failed_job_log_row(pg_conns):
     assert dr.state == "failed"
     states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
     assert states["load.plan"] == "failed" and states["load.finalize"] == "failed"
-    got = rows(pg_conns.target_dsn, f"SELECT status, message FROM dw.mapper_joblog WHERE run_id = '{dr.run_id}'")
-    assert got == [("failed", "plan did not complete: see the plan task's log")]
+    got = rows(pg_conns.target_dsn, "SELECT status, message, started_at, finished_at FROM dw.mapper_joblog "
+                                    f"WHERE run_id = '{dr.run_id}'")  # fmt: skip
+    assert len(got) == 1
+    status, message, started_at, finished_at = got[0]
+    assert (status, message) == ("failed", "plan did not complete: see the plan task's log")
+    assert started_at == dr.start_date  # finalize wrote the row: it records the DAG run's start, not NULL
+    assert started_at <= finished_at
