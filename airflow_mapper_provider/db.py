@@ -290,6 +290,10 @@ def _connect_pg(conn: Any) -> PgSession:
         autocommit=False,
         **kwargs,
     )
+    # values travel in binary or ISO text: a session DateStyle of 'German' or 'SQL' would make timestamps
+    # unreadable as text. Only the output format is set; the day/month order and TimeZone stay the database's.
+    pg.execute("SET DateStyle TO ISO")
+    pg.commit()
     return PgSession(pg)
 
 

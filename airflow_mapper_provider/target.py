@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 
@@ -19,6 +20,16 @@ SCD2_LAYOUT = (
     Column("is_current", ColumnType("bool")),
     Column("row_hash", ColumnType("text")),
 )
+
+
+def index_name(table: str, suffix: str, limit: int = 63) -> str:
+    """``<table>_<suffix>``, shortened with a digest of the table name where it would pass ``limit`` characters
+    (PostgreSQL's identifier limit) so that a 63-character table name still gets its indexes."""
+    name = f"{table}_{suffix}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(table.encode("utf-8")).hexdigest()[:8]
+    return f"{table[: limit - len(suffix) - 10]}_{digest}_{suffix}"
 
 
 def check_source_columns(cfg: MapperConfig, columns: Sequence[Column]) -> None:
@@ -55,14 +66,17 @@ def ensure_target(sess: Session, cfg: MapperConfig, columns: Sequence[Column]) -
     keys = list(cfg.key_columns)
     if cfg.load_strategy == "scd2":
         sess.execute(d.create_table_sql(table, [*columns, *SCD2_LAYOUT], primary_key=()))
-        sess.execute(d.create_index_sql(table, f"{table.table}_key_from_ux", [*keys, "valid_from"], unique=True))
+        # (key, valid_from, valid_to): a key's versions are unique, and an empty version (closed at its own start,
+        # a deleted key dated in the future) may share its start with the version that follows it
+        history = [*keys, "valid_from", "valid_to"]
+        sess.execute(d.create_index_sql(table, index_name(table.table, "key_from_ux"), history, unique=True))
         current = f"{d.quote('is_current')} = {d.true_sql}"
-        sess.execute(d.create_index_sql(table, f"{table.table}_current_ux", keys, unique=True, where=current))
+        sess.execute(d.create_index_sql(table, index_name(table.table, "current_ux"), keys, unique=True, where=current))
     else:
         pk = keys if cfg.load_strategy == "scd1" else ()
         sess.execute(d.create_table_sql(table, columns, primary_key=pk))
         if cfg.load_strategy == "append" and keys:
-            sess.execute(d.create_index_sql(table, f"{table.table}_key_ix", keys))
+            sess.execute(d.create_index_sql(table, index_name(table.table, "key_ix"), keys))
     log.info("created target table %s (%s, %d columns)", table, cfg.load_strategy, len(columns))
     return True
 

@@ -936,7 +936,11 @@ def setup_target(conn: Any, d: Dialect, strategy: str) -> None:
     if strategy == "scd2":
         conn.execute(text(d.create_table_sql(SQ_TABLE, [*COLUMNS, *SCD2_LAYOUT])))
         conn.execute(
-            text(d.create_index_sql(SQ_TABLE, "dim_customer_key_from_ux", ["customer_id", "valid_from"], unique=True))
+            text(
+                d.create_index_sql(
+                    SQ_TABLE, "dim_customer_key_from_ux", ["customer_id", "valid_from", "valid_to"], unique=True
+                )
+            )
         )
         current = f"{d.quote('is_current')} = {d.true_sql}"
         conn.execute(
