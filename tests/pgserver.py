@@ -9,6 +9,13 @@ Plain module (no pytest import) so benchmarks and scripts can use it too::
     finally:
         server.close()  # drops created databases, stops the cluster, removes its directory
 
+A database may get its own collation and session defaults (the field tests use both)::
+
+    db = server.create_database("src", collation="icu", settings={"timezone": "Asia/Kolkata"})
+
+``collation`` is one of :data:`COLLATIONS`; a collation the server cannot provide (libc locale not generated in
+the OS, no ICU in the build, PostgreSQL before 15) raises :class:`DatabaseLocaleError`, whose message names the fix.
+
 A throwaway cluster runs ``initdb``/``pg_ctl`` directly, or as the ``postgres`` OS user through ``runuser``
 when the current user is root (``initdb`` refuses root). It listens on a free loopback port, keeps its unix
 socket in its own temp directory and runs with durability off (fsync, synchronous_commit, full_page_writes).
@@ -28,7 +35,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -52,8 +59,41 @@ _SERVER_SETTINGS = {
 }
 
 
+#: The libc locale behind the ``libc`` collation; scripts/test generates it when missing (``localedef``, as root).
+LIBC_LOCALE = "en_US.UTF-8"
+
+#: Collations a test database can be created with: name -> CREATE DATABASE options (PostgreSQL 15 syntax).
+#: ``c``: byte order; ``icu``: ICU root rules for en-US (case and accents at later levels, punctuation counted);
+#: ``libc``: glibc's en_US (spaces and punctuation ignored at the first level).
+COLLATIONS = {
+    "c": "LOCALE_PROVIDER libc LOCALE 'C'",
+    "icu": "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'",
+    "libc": f"LOCALE_PROVIDER libc LOCALE '{LIBC_LOCALE}'",
+}
+_LOCALE_FIXES = {
+    "c": "use PostgreSQL 15 or later (LOCALE_PROVIDER)",
+    "icu": "use a PostgreSQL 15+ server built with ICU (Debian/Ubuntu packages are)",
+    "libc": f"generate the OS locale on the server machine: `localedef -i en_US -f UTF-8 {LIBC_LOCALE}` as root "
+    "(scripts/test does this when it runs as root), or `locale-gen` on Debian/Ubuntu",
+}
+
+
+#: What CREATE DATABASE raises for a collation the server cannot provide: unknown libc locale (42809, "invalid
+#: locale name"), bad ICU locale (22023), no ICU in the build (0A000), LOCALE_PROVIDER before PostgreSQL 15 (42601).
+_LOCALE_ERRORS = (
+    psycopg.errors.WrongObjectType,
+    psycopg.errors.InvalidParameterValue,
+    psycopg.errors.FeatureNotSupported,
+    psycopg.errors.SyntaxError,
+)
+
+
 class PgUnavailableError(RuntimeError):
     """No PostgreSQL server can be had: the message says why and how to provide one."""
+
+
+class DatabaseLocaleError(RuntimeError):
+    """The server cannot create a database with the requested collation: the message says why and the fix."""
 
 
 @dataclass
@@ -99,18 +139,40 @@ class PgServer:
         """Open an autocommit connection to the administrative database (``postgres`` by default)."""
         return psycopg.connect(self.dsn(self.admin_db), autocommit=True, connect_timeout=10)
 
-    def create_database(self, prefix: str) -> str:
+    def create_database(
+        self, prefix: str, collation: str | None = None, settings: Mapping[str, str] | None = None
+    ) -> str:
         """Create an empty database with a unique name starting with ``prefix``; it is dropped by close().
 
         :param prefix: lower-case identifier characters, e.g. ``mapper_src``.
+        :param collation: a key of :data:`COLLATIONS` (None: the server's default, ``C`` on a throwaway cluster).
+        :param settings: session defaults of the database (``ALTER DATABASE ... SET``), e.g.
+            ``{"timezone": "Asia/Kolkata", "datestyle": "SQL, DMY"}``; every new session in it starts with them.
         :return: the database name.
+        :raises DatabaseLocaleError: the server cannot provide ``collation``.
         """
         if not _PREFIX_RE.match(prefix):
             raise ValueError(f"database prefix must match {_PREFIX_RE.pattern}, got {prefix!r}")
+        if collation is not None and collation not in COLLATIONS:
+            raise ValueError(f"unknown collation {collation!r}: use one of {', '.join(COLLATIONS)}")
         name = f"{prefix[:40]}_{uuid.uuid4().hex[:12]}"
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
+        if collation is not None:
+            create = sql.SQL(" ").join([create, sql.SQL("ENCODING 'UTF8' " + COLLATIONS[collation])])
         with self.admin_connect() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-        self._created.add(name)
+            try:
+                conn.execute(create)
+            except _LOCALE_ERRORS as exc:
+                if collation is None:
+                    raise
+                raise DatabaseLocaleError(
+                    f"cannot create a database with collation {collation!r} ({COLLATIONS[collation]}): "
+                    f"{str(exc).strip()}; {_LOCALE_FIXES[collation]}"
+                ) from None
+            self._created.add(name)
+            for key, value in (settings or {}).items():
+                alter = sql.SQL("ALTER DATABASE {} SET {} = {}")
+                conn.execute(alter.format(sql.Identifier(name), sql.Identifier(key), sql.Literal(value)))
         return name
 
     def drop_database(self, name: str) -> None:
