@@ -14,6 +14,7 @@ The ledger row is written in the same transaction: a chunk that committed is nev
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import itertools
@@ -85,6 +86,8 @@ class ChunkJob:
             self.target.commit()
         except BaseException as exc:
             self.target.rollback()
+            with contextlib.suppress(Exception):  # the source may be gone too; its transaction is read-only
+                self.source.rollback()
             self._record_failure(ledger, started, exc)
             raise
         self.source.rollback()
