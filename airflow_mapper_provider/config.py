@@ -6,11 +6,13 @@ before any database is touched. Templated values (``source_sql``) are checked ag
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_mapper_provider.errors import DbError, classify
 from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.identifiers import TableName, validate_identifier
 
@@ -202,43 +204,50 @@ def _positive_int(name: str, value: object, allow_zero: bool = False) -> None:
 
 
 def validate_source_sql(sql: object) -> str:
-    """Check rendered source SQL: one SELECT (or WITH) statement; returns it without a trailing ``;``.
+    """Check rendered source SQL as far as is certain without parsing it; returns the query to embed.
 
-    Comments and string literals are understood: a leading ``-- header`` or a ``';'`` inside a literal is fine.
+    The query must be a non-empty string; surrounding whitespace and trailing ``;`` characters are dropped. Whether
+    it is one SELECT (or WITH ... SELECT) is the database's call: every statement the mapper runs embeds the query as
+    a subquery (``SELECT ... FROM (<query>\\n) mapper_src ...``), so a second statement, DML or anything but a
+    query is refused by the database's own parser (:func:`source_sql_checked_by_database` names the fix).
     """
-    if not isinstance(sql, str) or not sql.strip():
+    text = sql.strip() if isinstance(sql, str) else ""
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    if not text:
         raise ConfigError("source_sql rendered empty: give a SELECT statement or a path to a .sql file")
-    code = _code_positions(sql)
-    while code and sql[code[-1]] == ";":  # trailing ';' (and comments after it) are dropped
-        sql, code = sql[: code[-1]], code[:-1]
-    if any(sql[i] == ";" for i in code):
-        raise ConfigError("source_sql must be a single SELECT statement: remove the extra ';'-separated statements")
-    head = sql[code[0] :].lstrip("(").split(None, 1)[0].lower() if code else ""
-    if head not in ("select", "with"):
-        raise ConfigError(f"source_sql must be a SELECT (or WITH ... SELECT) query, it starts with {head!r}")
-    return sql.strip()
+    return text
 
 
-def _code_positions(text: str) -> list[int]:
-    """Indexes of the characters of ``text`` that are SQL code: not comments, not the inside of quotes (the quote
-    characters themselves count), not whitespace."""
-    out: list[int] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if text.startswith("--", i):
-            i = text.find("\n", i)
-            i = n if i < 0 else i
-        elif text.startswith("/*", i):
-            i = text.find("*/", i + 2)
-            i = n if i < 0 else i + 2
-        elif ch in ("'", '"'):
-            close = text.find(ch, i + 1)
-            close = n - 1 if close < 0 else close
-            out.extend((i, close))
-            i = close + 1
-        else:
-            if not ch.isspace():
-                out.append(i)
-            i += 1
-    return out
+#: Database codes that say "this text is not a query the database accepts as a subquery" (PostgreSQL SQLSTATE,
+#: Oracle ORA-): syntax error, feature not supported (DML inside WITH), invalid/unended statement, missing
+#: parenthesis/keyword/expression, invalid character (';'), unsupported use of WITH.
+_NOT_A_SUBQUERY = frozenset({"42601", "0A000", *(f"ORA-{n:05d}" for n in (900, 905, 907, 911, 928, 933, 936, 32034))})
+
+
+@contextlib.contextmanager
+def source_sql_checked_by_database() -> Iterator[None]:
+    """Around the plan's first statement on the embedded source query (``Session.describe``): when the database
+    refuses the query's shape (a syntax error, a second statement, DML), raise a :class:`ConfigError` that names
+    the fix, with the database's safe error text; any other error passes unchanged.
+    """
+    try:
+        yield
+    except Exception as exc:
+        found = classify(exc)
+        if not _not_a_subquery(exc, found):
+            raise
+        why = found.text if found is not None else "the driver runs one statement at a time"
+        raise ConfigError(
+            "source_sql must be a single SELECT statement (or WITH ... SELECT); the database refused it as a "
+            f"subquery: {why}. Remove any second statement and any INSERT, UPDATE, DELETE or MERGE (also inside "
+            "WITH): the mapper only reads the source. A ';' before a trailing comment ends the query early: drop it"
+        ) from exc
+
+
+def _not_a_subquery(exc: BaseException, found: DbError | None) -> bool:
+    if found is None:  # Python's sqlite3 refuses a second statement itself, before the database runs anything
+        return "only execute one statement at a time" in str(exc)
+    if found.code and found.code.startswith("SQLITE_ERROR"):
+        return "syntax error" in found.full or "incomplete input" in found.full
+    return found.code in _NOT_A_SUBQUERY
