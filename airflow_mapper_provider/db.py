@@ -106,7 +106,9 @@ class PgSession(Session):
 
     def describe(self, source_sql: str) -> list[Column]:
         with self.conn.cursor() as cur:
-            cur.execute(self.dialect.describe_sql(source_sql), {})
+            # the extended protocol runs exactly one statement: a source_sql that closes the wrapping subquery
+            # and adds statements of its own is refused by the server (the simple protocol would run them)
+            cur.execute(self.dialect.describe_sql(source_sql), {}, binary=True)
             described = [(c.name, c.type_display, c.type_code, getattr(c, "_fmod", -1)) for c in cur.description or ()]
         return [Column(name, column_type_from_display(self._type_name(shown, oid, fmod)))
                 for name, shown, oid, fmod in described]  # fmt: skip

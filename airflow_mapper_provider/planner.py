@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Any
 
-from airflow_mapper_provider.config import MapperConfig, validate_source_sql
+from airflow_mapper_provider.config import MapperConfig, source_sql_checked_by_database, validate_source_sql
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import SRC, Column
 from airflow_mapper_provider.dialects.types import TEXT_KINDS
@@ -60,7 +60,8 @@ def plan_run(
     """Plan one run and record it as 'running' in the job log; returns the ChunkSpec dicts for XCom."""
     t0 = time.monotonic()
     sql = validate_source_sql(source_sql)
-    columns = source.describe(sql)
+    with source_sql_checked_by_database():
+        columns = source.describe(sql)
     check_source_columns(cfg, columns)
     tables = MapperTables(cfg.meta_schema)
     if ddl_lock := target.dialect.ddl_lock_sql():

@@ -916,7 +916,6 @@ def test_generic_embed_escapes_colons_for_sqlalchemy(sqlite_conn: Any) -> None:
         "SELECT 1 AS id -- all rows",
         "SELECT 1 AS id\n-- end of file\n",
         "-- header\nSELECT 1 AS id -- note; with a semicolon",
-        "SELECT 1 AS id; -- trailer",
         "/* a */ SELECT 1 AS id /* b */",
     ],
 )
