@@ -36,9 +36,10 @@ def finalize_run(
     tables.ensure(target)  # the plan may have failed before creating them
     ledger, lock = ChunkLedger(tables, cfg.mapref), RunLock(tables, cfg.mapref)
     lock.announce(target, run_id)
-    if (ledger.job_row(target, run_id) or {}).get("status") == "abandoned":
+    if (ledger.job_row(target, run_id) or {}).get("status") == "abandoned":  # a later run did its work
         target.rollback()
-        raise ChunkFailedError(f"{cfg.mapref} run {run_id} was taken over by a later run: nothing to finalize")
+        log.info("run %s of %s was taken over by a later run: its job log stays 'abandoned'", run_id, cfg.mapref)
+        return RunSummary("abandoned", 0, 0)
     specs = [ChunkSpec.from_dict(c) for c in chunks] if chunks is not None else []
     results = ledger.results(target, run_id) if chunks is not None else []
     summary = RunSummary.from_results([s.index for s in specs], results)

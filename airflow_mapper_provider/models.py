@@ -133,8 +133,19 @@ class ChunkSpec:
 
     def region(self) -> dict[str, Any]:
         """What a later run must skip if this chunk committed and its run never finished: its window and keys."""
-        keep = ("index", "count", "kind", "key_columns", "lower", "upper", "bucket", "buckets", "window", "key_kind",
-                "py_hash")
+        keep = (
+            "index",
+            "count",
+            "kind",
+            "key_columns",
+            "lower",
+            "upper",
+            "bucket",
+            "buckets",
+            "window",
+            "key_kind",
+            "py_hash",
+        )
         data = self.to_dict()
         return {k: data[k] for k in keep}
 

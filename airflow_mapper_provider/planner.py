@@ -87,7 +87,9 @@ def plan_run(
         target.commit()
         log.info("plan %s: re-using the %d chunk(s) frozen by an earlier try of this run", cfg.mapref, len(frozen))
         return frozen
-    inherited = take_over(ledger, target, taken, run_id, fingerprint(sql)) if taken else Inheritance()
+    inherited = Inheritance()
+    if taken:
+        inherited = take_over(ledger, target, taken, run_id, fingerprint(sql), cfg.load_strategy)
 
     checkpoint_column, before = CheckpointStore(tables, cfg.mapref).read(target)
     before = inherited.position or before
@@ -211,9 +213,7 @@ def _chunks(
     return [{**s.to_dict(), **extra} for s in specs]
 
 
-def _estimate(
-    cfg: MapperConfig, source: Session, sql: str, where: str, params: dict[str, Any]
-) -> tuple[int, str]:
+def _estimate(cfg: MapperConfig, source: Session, sql: str, where: str, params: dict[str, Any]) -> tuple[int, str]:
     """The planner's row estimate; an estimate below min_rows_for_parallel is confirmed by a count bounded to
     min_rows_for_parallel + 1 rows (an un-analysed table or view can be estimated at a handful of rows)."""
     estimate, method = source.estimate_rows(sql, where, params)

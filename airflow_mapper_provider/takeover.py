@@ -5,10 +5,11 @@ the target and the mapref owned. The next run of the mapref, once no task of the
 (:meth:`~airflow_mapper_provider.state.checkpoint.RunLock.take`), takes it over:
 
 - its job log row gets the counters of what it committed (never 0 rows for rows that are there);
-- same rendered query: the row is ``abandoned`` and the new run owns the dead run's unfinished work. It does not
-  read the committed chunks' regions again (each new chunk excludes them; append would load them twice), their
-  keys count as seen for detect_deletes, their checkpoint marks count for the new checkpoint; a PYTHON
-  checkpoint continues after the committed chunk's position. Clearing the abandoned run later does nothing.
+- same rendered query: the row is ``abandoned`` and the new run owns the dead run's unfinished work. scd1 and
+  scd2 simply read everything again (idempotent). append must not load the committed chunks' rows twice: the new
+  run does not read their regions again (each new chunk excludes them), their checkpoint marks count for the new
+  checkpoint, and a PYTHON checkpoint continues after the committed chunk's position. The same holds for an
+  append run that finished ``failed`` with some chunks committed. Clearing an abandoned run later does nothing.
 - another query (a templated data interval): the row is ``failed``; its rows are its own, resumed by clearing its
   tasks (committed chunks are skipped).
 """
@@ -37,24 +38,34 @@ class Inheritance:
     position: dict[str, str] | None = None
 
 
-def take_over(ledger: ChunkLedger, target: Session, dead: str, run_id: str, fingerprint: str) -> Inheritance:
-    """Close the dead run's job log row with what it committed and return what ``run_id`` inherits."""
+def take_over(
+    ledger: ChunkLedger, target: Session, dead: str, run_id: str, fingerprint: str, strategy: str
+) -> Inheritance:
+    """Close the dead (or failed) run's job log row with what it committed; return what ``run_id`` inherits.
+
+    Only append inherits regions: scd1 and scd2 re-read the dead run's rows, which is idempotent (they are
+    unchanged since it wrote them) and picks up what changed since.
+    """
     plan = ledger.plan_of(target, dead) or []
+    status = (ledger.job_row(target, dead) or {}).get("status")
+    same = bool(plan) and plan[0].get("sql_fingerprint") == fingerprint
+    inherit = same and strategy == "append"
+    if status == "failed" and not inherit:
+        return Inheritance()  # a failed run keeps its row and stays resumable
     results = ledger.results(target, dead)
     summary = RunSummary.from_results([int(c["index"]) for c in plan], results)
-    same = bool(plan) and plan[0].get("sql_fingerprint") == fingerprint
     summary.status = "abandoned" if same else "failed"
     committed = [r for r in results if r.status == "success"]
-    how = "its unfinished work is run " + repr(run_id) + "'s" if same else "clear its tasks to resume it"
+    how = f"its unfinished work is run {run_id!r}'s" if same else "clear its tasks to resume it"
     ledger.finish_run(
-        target, dead, summary, f"no task of it was running when run {run_id!r} started: taken over "
-        f"with {len(committed)} of {len(plan)} chunk(s) committed; {how}"
+        target, dead, summary, f"taken over by run {run_id!r} with {len(committed)} of {len(plan)} chunk(s) "
+        f"committed (no task of it was running); {how}"
     )  # fmt: skip
     log.warning(
         "run %s of %s had stopped with %d of %d chunk(s) committed: %s (%s)",
         dead, ledger.mapref, len(committed), len(plan), summary.status, how,
     )  # fmt: skip
-    if not same:
+    if not inherit:
         return Inheritance()
     first = ChunkSpec.from_dict(plan[0])
     by_index = {int(c["index"]): ChunkSpec.from_dict(c) for c in plan}

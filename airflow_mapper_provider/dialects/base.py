@@ -160,9 +160,7 @@ class Dialect:
         col = self.ordered(f"{SRC}.{self.quote(column)}", kind)
         return f"SELECT MAX({col}) FROM ({self.embed(source_sql)}) {SRC}{_where(where)}"
 
-    def quantile_sql(
-        self, source_sql: str, key: str, where: str = "", sampled: bool = False, kind: str = ""
-    ) -> str:
+    def quantile_sql(self, source_sql: str, key: str, where: str = "", sampled: bool = False, kind: str = "") -> str:
         """Every ``step``-th key in key order (the first excluded): the lower bounds of chunks 2..n, in the order
         the chunks' predicates compare them (:meth:`ordered`; the caller keeps this order, never re-sorts).
 

@@ -72,8 +72,8 @@ class RunLock:
 
     def take(self, sess: Session, run_id: str, status_of: Any) -> str | None:
         """Own the mapref for ``run_id`` (plan). Another run owning it that has not finished blocks, unless no
-        task of it executes: then it is taken over and its id returned (the caller accounts for its committed
-        chunks); None when the mapref was free, finished or already ours."""
+        task of it executes: then it is taken over and its id returned, as is the id of a failed owner (the caller
+        accounts for their committed chunks); None when the mapref was free, succeeded or already ours."""
         d = sess.dialect
         if serialize := d.mapref_lock_sql():  # two plans must not both find no owner and both insert
             sess.query(serialize, {"mapref": self.mapref})
@@ -84,6 +84,7 @@ class RunLock:
         if found and found[0][0] != run_id:
             owner, since = found[0]
             status = status_of(owner)
+            taken = owner if status == "failed" else None  # its committed chunks may still need accounting for
             if status not in FINISHED and status is not None:
                 if self.alive(sess, owner):
                     raise RunLockedError(
