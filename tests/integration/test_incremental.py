@@ -221,3 +221,33 @@ def test_two_concurrent_runs_end_state_is_correct(pg_dbs):
     assert rows(pg_dbs.target_dsn, "SELECT count(*), count(*) FILTER (WHERE is_current) FROM dw.acc") == [
         (20_000, 20_000)
     ]
+
+
+@pytest.mark.parametrize("how", ["failed", "dead"])
+def test_next_append_run_after_a_partial_run_loads_no_row_twice(pg_dbs, how):
+    """append + KEY: run r1 commits 2 of its chunks, then fails (finalize writes 'failed') or dies (job log stays
+    'running', no task of it executes). The next run takes it over: no row twice, none missing, r1's job log
+    counts what it committed, and clearing r1 later changes nothing."""
+    make_accounts(pg_dbs.source_dsn, 5_000)
+    cfg = config("append", "dw.acc_log", keys=("id",), checkpoint_column="updated_at")
+    with sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):
+        chunks = plan_run(cfg, ACCOUNTS, "r1", "2026-06-01T00:00:00+00:00", 1024, src, tgt)
+        assert len(chunks) == 5
+        done = [ChunkJob(cfg, ChunkSpec.from_dict(c), ACCOUNTS, "r1", 1, src, tgt).run() for c in chunks[1:3]]
+        if how == "failed":
+            with pytest.raises(ChunkFailedError):
+                finalize_run(cfg, "r1", chunks, tgt)
+    # the session of r1 is closed: no task of it executes
+    _, _, s2 = run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r2", ACCOUNTS, "2026-06-02T00:00:00+00:00")
+    committed = sum(r.rows_inserted for r in done)
+    assert (s2.status, s2.rows_read, s2.rows_inserted) == ("success", 5_000 - committed, 5_000 - committed)
+    assert rows(pg_dbs.target_dsn, "SELECT count(*), count(DISTINCT id) FROM dw.acc_log") == [(5_000, 5_000)]
+    assert rows(pg_dbs.target_dsn, "SELECT status, rows_inserted FROM dw.mapper_joblog WHERE run_id = 'r1'") == [
+        ("abandoned", committed)
+    ]
+    stored = rows(pg_dbs.target_dsn, "SELECT value FROM dw.mapper_checkpoint")
+    assert stored == [((T0 + dt.timedelta(seconds=5_000)).isoformat(),)]
+    with sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):  # someone clears r1 later
+        assert plan_run(cfg, ACCOUNTS, "r1", "2026-06-01T00:00:00+00:00", 1024, src, tgt) == []
+        assert finalize_run(cfg, "r1", [], tgt).status == "abandoned"
+    assert rows(pg_dbs.target_dsn, "SELECT count(*) FROM dw.acc_log") == [(5_000,)]
