@@ -29,7 +29,6 @@ from typing import Any
 from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.db import PgSession, Session
 from airflow_mapper_provider.dialects import Column, ColumnType
-from airflow_mapper_provider.dialects.types import TEXT_KINDS
 from airflow_mapper_provider.errors import DATA, classify, describe_error
 from airflow_mapper_provider.exceptions import DataError, KeyRuleError, PlanMismatchError
 from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value, encode_value
@@ -48,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Compare by key lookups when the target holds this many times more rows than the extract.
 SMALL_DELTA_RATIO = 20
+#: Key kinds whose order (and MIN/MAX) is the same on every database: the compare join is narrowed by them.
+_SLICEABLE = frozenset({"smallint", "int", "bigint", "numeric", "real", "double", "date", "timestamp", "timestamptz"})
 
 
 @dataclass
@@ -208,9 +209,9 @@ class ChunkJob:
     def _staged_slice(self, ctx: ApplyContext) -> ApplyContext:
         """Narrow the compare join to the target rows between the smallest and largest staged key: exact by
         construction (the target never evaluates the plan's chunk predicate), for keys whose order is the same
-        on every database (numbers, dates, times, uuids; not text, whose order is a collation's)."""
+        on every database (numbers, dates, times; not text, whose order is a collation's)."""
         by_name = {c.name: c for c in ctx.columns}
-        if len(ctx.keys) != 1 or by_name[ctx.keys[0]].type.kind in TEXT_KINDS or not by_name[ctx.keys[0]].orderable:
+        if len(ctx.keys) != 1 or by_name[ctx.keys[0]].type.kind not in _SLICEABLE:
             return ctx
         d, key = self.target.dialect, ctx.keys[0]
         low, high = (self.target.query(d.staged_range_sql(STAGE, key)) or [(None, None)])[0]
