@@ -64,13 +64,7 @@ def plan_run(
         columns = source.describe(sql)
     check_source_columns(cfg, columns)
     tables = MapperTables(cfg.meta_schema)
-    if ddl_lock := target.dialect.ddl_lock_sql():
-        target.query(ddl_lock)
-    tables.ensure(target)
-    ensure_target(target, cfg, columns)
-    if cfg.detect_deletes:
-        _ensure_key_table(target, cfg)
-    target.commit()
+    _prepare_target(cfg, target, tables, columns)
     ledger = ChunkLedger(tables, cfg.mapref)
     lock = RunLock(tables, cfg.mapref)
     lock.announce(target, run_id)
@@ -106,12 +100,18 @@ def plan_run(
     return plan
 
 
-def _ensure_key_table(target: Session, cfg: MapperConfig) -> None:
-    """detect_deletes: the table where chunks record the keys they saw (see strategies/deletes.py)."""
-    keys = SeenKeys(target.dialect, cfg.table, cfg.key_columns, cfg.meta_schema, cfg.mapref)
-    if not target.table_exists(keys.table):
-        for sql in keys.create_sql():
-            target.execute(sql)
+def _prepare_target(cfg: MapperConfig, target: Session, tables: MapperTables, columns: list[Column]) -> None:
+    """The mapper tables, the target table and (detect_deletes) the key table, created where missing."""
+    if ddl_lock := target.dialect.ddl_lock_sql():
+        target.query(ddl_lock)
+    tables.ensure(target)
+    ensure_target(target, cfg, columns)
+    if cfg.detect_deletes:  # where chunks record the keys they saw (see strategies/deletes.py)
+        keys = SeenKeys(target.dialect, cfg.table, cfg.key_columns, cfg.meta_schema, cfg.mapref)
+        if not target.table_exists(keys.table):
+            for sql in keys.create_sql():
+                target.execute(sql)
+    target.commit()
 
 
 def _refuse_null_checkpoints(cfg: MapperConfig, source: Session, sql: str, window: dict[str, Any] | None) -> None:
