@@ -53,7 +53,7 @@ def finalize_run(
         summary.status, message = "failed", f"run {owner!r} owns {cfg.mapref} now: the checkpoint was not moved"
     inherited = [r for rid in (specs[0].inherits if specs else []) for r in ledger.results(target, rid)]
     inherited = [r for r in inherited if r.status == "success"]
-    if summary.status == "success" and specs[0].detect_deletes and not specs[0].target_empty:
+    if summary.status == "success" and specs and specs[0].detect_deletes and not specs[0].target_empty:
         read = summary.rows_read + sum(r.rows_read for r in inherited)
         try:
             summary.rows_deleted = _apply_deletes(cfg, target, specs[0], run_id, read)
