@@ -69,9 +69,13 @@ def finalize_run(
     target.commit()
     _log_summary(cfg, run_id, summary, before)
     if summary.status != "success":
-        raise ChunkFailedError(
-            f"{cfg.mapref} run {run_id}: {message}; the job log says 'failed' and the checkpoint did not move. "
+        fix = (
             "Clear the failed tasks to resume: committed chunks are not loaded again"
+            if summary.failed_chunks or chunks is None
+            else "Once the cause is fixed, clear finalize to run it again"
+        )
+        raise ChunkFailedError(
+            f"{cfg.mapref} run {run_id}: {message}; the job log says 'failed' and the checkpoint did not move. {fix}"
         )
     return summary
 
