@@ -19,6 +19,8 @@ from airflow_mapper_provider.identifiers import TableName, validate_identifier
 LOAD_STRATEGIES = ("append", "scd1", "scd2")
 CHECKPOINT_STRATEGIES = ("AUTO", "KEY", "PYTHON", "NONE")
 EFFECTIVE_TIMES = ("run_start", "data_interval_end")
+#: What a plan does when the source's columns differ from an existing target's (see target.py).
+SCHEMA_CHANGES = ("append_new_columns", "fail", "ignore")
 
 #: Column names the mapper adds to scd2 targets. Source queries must not use them.
 SCD2_COLUMNS = ("valid_from", "valid_to", "is_current", "row_hash")
@@ -51,6 +53,9 @@ class MapperConfig:
         delete or close (more fails the run and deletes nothing; 1.0 allows any).
     :param allow_empty_extract: detect_deletes: a source that returns no rows at all may empty the target
         (refused by default).
+    :param on_schema_change: when the source's columns differ from an existing target's: ``"append_new_columns"``
+        (add new source columns, widen types losslessly on PostgreSQL), ``"fail"`` (fail the plan where that would
+        change the target, listing every difference) or ``"ignore"`` (load only the columns the target has).
     """
 
     source_conn_id: str
@@ -71,6 +76,7 @@ class MapperConfig:
     max_error_rows: int = 0
     max_delete_fraction: float = 0.5
     allow_empty_extract: bool = False
+    on_schema_change: str = "append_new_columns"
 
     def __post_init__(self) -> None:
         for name in ("source_conn_id", "target_conn_id", "mapref"):
@@ -91,6 +97,10 @@ class MapperConfig:
             raise ConfigError(f"max_delete_fraction must be a number from 0 to 1 (1.0 allows any), got {fraction!r}")
         if not isinstance(self.allow_empty_extract, bool):
             raise ConfigError(f"allow_empty_extract must be True or False, got {self.allow_empty_extract!r}")
+        if self.on_schema_change not in SCHEMA_CHANGES:
+            raise ConfigError(
+                f"unknown on_schema_change {self.on_schema_change!r}: use one of {', '.join(SCHEMA_CHANGES)}"
+            )
         if self.metadata_schema is not None:
             validate_identifier(self.metadata_schema, "metadata_schema")
         _validate_incremental(self)

@@ -13,6 +13,7 @@ from airflow_mapper_provider.models import ChunkResult, ChunkSpec, RunSummary, d
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import CheckpointStore, RunLock
 from airflow_mapper_provider.strategies.deletes import SeenKeys
+from airflow_mapper_provider.target import SCHEMA_CHANGES_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def finalize_run(
     if after is not None:
         store.write(target, _checkpoint_name(cfg), after, run_id)
     summary.checkpoint_after = (after or before or {}).get("v")
-    ledger.finish_run(target, run_id, summary, message, started_at=started_at)
+    ledger.finish_run(target, run_id, summary, joblog_message(message, chunks), started_at=started_at)
     target.commit()
     _log_summary(cfg, run_id, summary, before)
     if summary.status != "success":
@@ -78,6 +79,14 @@ def finalize_run(
             f"{cfg.mapref} run {run_id}: {message}; the job log says 'failed' and the checkpoint did not move. {fix}"
         )
     return summary
+
+
+def joblog_message(message: str, chunks: list[dict[str, Any]] | None) -> str:
+    """The job log's message: why the run failed (if it did), then the schema changes the plan made or decided
+    (``schema_changes`` of the first chunk; plans made before it existed have none)."""
+    changes = list((chunks[0].get(SCHEMA_CHANGES_FIELD) or []) if chunks else [])
+    schema = f"schema: {'; '.join(str(c) for c in changes)}" if changes else ""
+    return "; ".join(part for part in (message, schema) if part)
 
 
 def _apply_deletes(cfg: MapperConfig, target: Session, spec: ChunkSpec, run_id: str, rows_read: int) -> int:

@@ -34,7 +34,7 @@ from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import CheckpointStore, RunLock
 from airflow_mapper_provider.strategies.deletes import SeenKeys
 from airflow_mapper_provider.takeover import Inheritance, take_over
-from airflow_mapper_provider.target import check_source_columns, ensure_target
+from airflow_mapper_provider.target import SCHEMA_CHANGES_FIELD, check_source_columns, ensure_target
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def plan_run(
         columns = source.describe(sql)
     check_source_columns(cfg, columns)
     tables = MapperTables(cfg.meta_schema)
-    _prepare_target(cfg, target, tables, columns)
+    schema_changes = _prepare_target(cfg, target, tables, columns)
     ledger = ChunkLedger(tables, cfg.mapref)
     lock = RunLock(tables, cfg.mapref)
     lock.announce(target, run_id)
@@ -80,7 +80,7 @@ def plan_run(
     if frozen and frozen[0].get("sql_fingerprint") == fingerprint(sql):
         target.commit()
         log.info("plan %s: re-using the %d chunk(s) frozen by an earlier try of this run", cfg.mapref, len(frozen))
-        return frozen
+        return with_schema_changes(frozen, schema_changes)
     inherited = Inheritance()
     if taken:
         inherited = take_over(ledger, target, taken, run_id, fingerprint(sql), cfg.load_strategy)
@@ -92,7 +92,8 @@ def plan_run(
     _refuse_null_checkpoints(cfg, source, sql, window)
     target_empty = not target.query(target.dialect.probe_sql(cfg.table, ""), {})
     facts = {"target_empty": target_empty, "exclude": inherited.regions, "inherits": inherited.runs}
-    plan = _chunks(cfg, source, sql, columns, window, before, max_chunks, effective_time, facts)
+    plan = with_schema_changes(_chunks(cfg, source, sql, columns, window, before, max_chunks, effective_time, facts),
+                               schema_changes)  # fmt: skip
     source.rollback()
     ledger.start_run(target, run_id, cfg.load_strategy, str(cfg.table), plan, checkpoint_before=before)
     target.commit()
@@ -100,18 +101,30 @@ def plan_run(
     return plan
 
 
-def _prepare_target(cfg: MapperConfig, target: Session, tables: MapperTables, columns: list[Column]) -> None:
-    """The mapper tables, the target table and (detect_deletes) the key table, created where missing."""
+def _prepare_target(cfg: MapperConfig, target: Session, tables: MapperTables, columns: list[Column]) -> list[str]:
+    """The mapper tables, the target table and (detect_deletes) the key table, created where missing; an existing
+    target evolved as on_schema_change says. Returns the schema changes (for the job log)."""
     if ddl_lock := target.dialect.ddl_lock_sql():
         target.query(ddl_lock)
     tables.ensure(target)
-    ensure_target(target, cfg, columns)
+    schema_changes = ensure_target(target, cfg, columns)
     if cfg.detect_deletes:  # where chunks record the keys they saw (see strategies/deletes.py)
         keys = SeenKeys(target.dialect, cfg.table, cfg.key_columns, cfg.meta_schema, cfg.mapref)
         if not target.table_exists(keys.table):
             for sql in keys.create_sql():
                 target.execute(sql)
     target.commit()
+    return schema_changes
+
+
+def with_schema_changes(plan: list[dict[str, Any]], changes: list[str]) -> list[dict[str, Any]]:
+    """The plan with this run's schema changes on its first chunk (``schema_changes``, read by finalize for the
+    job log; chunks ignore it). A frozen plan keeps the changes an earlier try made and gains this try's."""
+    if not plan or not changes:
+        return plan
+    first = dict(plan[0])
+    first[SCHEMA_CHANGES_FIELD] = [*first.get(SCHEMA_CHANGES_FIELD, []), *changes]
+    return [first, *plan[1:]]
 
 
 def _refuse_null_checkpoints(cfg: MapperConfig, source: Session, sql: str, window: dict[str, Any] | None) -> None:

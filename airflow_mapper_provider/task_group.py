@@ -52,6 +52,8 @@ class MapperOperator(TaskGroup):
     :param max_delete_fraction: detect_deletes: the largest share of the target's current rows one run may delete
         or close; more fails the run and deletes nothing (1.0 allows any).
     :param allow_empty_extract: detect_deletes: let a source that returned no rows empty the target.
+    :param on_schema_change: the source's columns differ from the existing target's: ``"append_new_columns"``
+        (default: add new columns, widen types losslessly), ``"fail"`` or ``"ignore"`` (load the target's columns).
     :param task_kwargs: applied to the three tasks (retries, retry_delay, pool, ...). Unless given here or in
         the DAG's ``default_args``, tasks retry 3 times, 30 s apart, doubling up to 10 minutes
         (:data:`RETRY_DEFAULTS`); permanent errors fail at once without spending retries.
@@ -80,6 +82,7 @@ class MapperOperator(TaskGroup):
         max_error_rows: int = 0,
         max_delete_fraction: float = 0.5,
         allow_empty_extract: bool = False,
+        on_schema_change: str = "append_new_columns",
         **task_kwargs: Any,
     ) -> None:
         super().__init__(group_id=task_id)
@@ -103,6 +106,7 @@ class MapperOperator(TaskGroup):
             max_error_rows=max_error_rows,
             max_delete_fraction=max_delete_fraction,
             allow_empty_extract=allow_empty_extract,
+            on_schema_change=on_schema_change,
         )
         self.config = cfg
         conf = cfg.to_dict()

@@ -328,3 +328,39 @@ def test_other_database_errors_pass_unchanged(sqlite_conn: Any, error: str) -> N
 def test_non_database_errors_pass_unchanged() -> None:
     with pytest.raises(KeyError), source_sql_checked_by_database():
         raise KeyError("not a database error")
+
+
+# ---- on_schema_change -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["append_new_columns", "fail", "ignore"])
+def test_on_schema_change_values_are_accepted_and_round_trip(value: str) -> None:
+    cfg = config(on_schema_change=value)
+    assert cfg.on_schema_change == value
+    assert MapperConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_on_schema_change_defaults_to_append_new_columns() -> None:
+    assert config().on_schema_change == "append_new_columns"
+
+
+@pytest.mark.parametrize("value", ["append", "FAIL", "", None, True, ["ignore"], "sync_all_columns"])
+def test_on_schema_change_unknown_value_fails_at_parse_time_listing_the_values(value: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        config(on_schema_change=value)
+    assert str(info.value) == (f"unknown on_schema_change {value!r}: use one of append_new_columns, fail, ignore")
+
+
+def test_on_schema_change_is_checked_when_the_dag_file_is_parsed() -> None:
+    from airflow.sdk import DAG
+
+    from airflow_mapper_provider.task_group import MapperOperator
+
+    kwargs = {k: v for k, v in BASE.items() if k != "mapref"}
+    with DAG("schema_change_parse", schedule=None), pytest.raises(ConfigError, match="use one of append_new_columns"):
+        MapperOperator(task_id="load", source_sql="SELECT 1 AS customer_id", on_schema_change="drop", **kwargs)
+    with DAG("schema_change_parse_ok", schedule=None):
+        group = MapperOperator(task_id="load", source_sql="SELECT 1 AS customer_id", on_schema_change="ignore",
+                               **kwargs)  # fmt: skip
+    assert group.config.on_schema_change == "ignore"
+    assert group.plan.config["on_schema_change"] == "ignore"
