@@ -256,7 +256,7 @@ def source_sql_checked_by_database() -> Iterator[None]:
 
 
 def _not_a_subquery(exc: BaseException, found: DbError | None) -> bool:
-    if found is None:  # Python's sqlite3 refuses a second statement itself, before the database runs anything
+    if found is None or found.code == "sqlite3.ProgrammingError":  # Python's sqlite3 refuses a second statement
         return "only execute one statement at a time" in str(exc)
     if found.code and found.code.startswith("SQLITE_ERROR"):
         return "syntax error" in found.full or "incomplete input" in found.full
