@@ -85,7 +85,7 @@ class MapperConfig:
                 raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
         if self.load_strategy not in LOAD_STRATEGIES:
             raise ConfigError(f"unknown load_strategy {self.load_strategy!r}: use one of {', '.join(LOAD_STRATEGIES)}")
-        TableName.parse(self.target_table, "target_table")
+        TableName.parse_target(self.target_table, "target_table")
         object.__setattr__(self, "key_columns", _validate_keys(self.key_columns, self.load_strategy))
         _positive_int("chunk_size", self.chunk_size)
         _positive_int("min_rows_for_parallel", self.min_rows_for_parallel, allow_zero=True)

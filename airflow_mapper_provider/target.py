@@ -13,7 +13,6 @@ target has. Target columns the source no longer returns are kept, in every mode.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import Column, ColumnType, Dialect
 from airflow_mapper_provider.errors import classify
 from airflow_mapper_provider.exceptions import ConfigError, SchemaError
-from airflow_mapper_provider.identifiers import TableName, validate_identifier
+from airflow_mapper_provider.identifiers import TableName, derived_name, validate_identifier
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +42,7 @@ SCD2_LAYOUT = (
 def index_name(table: str, suffix: str, limit: int = 63) -> str:
     """``<table>_<suffix>``, shortened with a digest of the table name where it would pass ``limit`` characters
     (PostgreSQL's identifier limit) so that a 63-character table name still gets its indexes."""
-    name = f"{table}_{suffix}"
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(table.encode("utf-8")).hexdigest()[:8]
-    return f"{table[: limit - len(suffix) - 10]}_{digest}_{suffix}"
+    return derived_name(table, suffix, limit)
 
 
 def check_source_columns(cfg: MapperConfig, columns: Sequence[Column]) -> None:

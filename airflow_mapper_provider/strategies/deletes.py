@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_mapper_provider.dialects import Dialect
-from airflow_mapper_provider.identifiers import TableName
+from airflow_mapper_provider.identifiers import TableName, derived_name
 from airflow_mapper_provider.strategies.base import STAGE
 
 RUN, CHUNK = "mapper_run", "mapper_chunk"
@@ -50,7 +50,7 @@ class SeenKeys:
             f"SELECT CAST(NULL AS VARCHAR(250)) AS {d.quote(RUN)}, CAST(NULL AS INTEGER) AS {d.quote(CHUNK)}, "
             f"{d.cols(self.keys, 't')} FROM {t} t WHERE 1 = 0"
         )
-        index = d.quote(self.table.table + "_ix")
+        index = d.quote(derived_name(self.table.table, "ix"))
         return [
             f"CREATE TABLE {d.table(self.table)} AS {select}",
             f"CREATE INDEX {index} ON {d.table(self.table)} ({d.cols([*self.keys, RUN])})",
