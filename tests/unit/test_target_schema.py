@@ -174,3 +174,37 @@ def test_load_columns_ignore_refuses_an_effective_time_column_the_target_lacks()
     config = cfg(on_schema_change="ignore", load_strategy="scd2", scd2_effective_time="extra")
     with pytest.raises(SchemaError, match="scd2_effective_time"):
         load_columns(config, SOURCE, TARGET)
+
+
+# ---- the job log's record of the changes --------------------------------------------------------------------------
+
+
+def test_schema_changes_ride_on_the_first_chunk_and_reach_the_job_log_message() -> None:
+    from airflow_mapper_provider.finalizer import joblog_message
+    from airflow_mapper_provider.models import ChunkSpec
+    from airflow_mapper_provider.planner import with_schema_changes
+
+    plan = [ChunkSpec(index=i, count=2, kind="hash", key_columns=("id",)).to_dict() for i in range(2)]
+    changed = with_schema_changes(plan, ["added column(s) email varchar(50)"])
+    assert changed[0]["schema_changes"] == ["added column(s) email varchar(50)"]
+    assert "schema_changes" not in changed[1] and "schema_changes" not in plan[0]  # the input is not modified
+    assert ChunkSpec.from_dict(changed[0]) == ChunkSpec.from_dict(plan[0])  # chunks ignore the field
+    again = with_schema_changes(changed, ["widened column(s) qty int4 -> int8"])  # a frozen plan re-used
+    assert again[0]["schema_changes"] == ["added column(s) email varchar(50)", "widened column(s) qty int4 -> int8"]
+    assert with_schema_changes(plan, []) is plan
+    assert joblog_message("", again) == (
+        "schema: added column(s) email varchar(50); widened column(s) qty int4 -> int8"
+    )
+    assert joblog_message("chunk(s) not finished: 1", again).startswith("chunk(s) not finished: 1; schema: added")
+
+
+def test_job_log_message_of_plans_without_schema_changes_is_unchanged() -> None:
+    from airflow_mapper_provider.finalizer import joblog_message
+
+    old_payload = [{"index": 0, "count": 1, "kind": "all", "schema_version": 1}]  # XCom of an earlier version
+    assert joblog_message("", old_payload) == ""
+    assert joblog_message("chunk(s) not finished: 0", old_payload) == "chunk(s) not finished: 0"
+    assert joblog_message("plan did not complete: see the plan task's log", None) == (
+        "plan did not complete: see the plan task's log"
+    )
+    assert joblog_message("", []) == ""
