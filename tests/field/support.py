@@ -156,3 +156,34 @@ def check(what: str, got: dict[str, Any], want: dict[str, Any]) -> None:
     wrong = [f"{key}={got.get(key)!r} (want {value!r})" for key, value in want.items() if got.get(key) != value]
     wrong += [f"{key}={got[key]!r} (unexpected)" for key in got.keys() - want.keys()]
     assert not wrong, f"{what}: " + "; ".join(wrong)
+
+
+@dataclass
+class DetailedRun(Run):
+    """A :class:`Run` that also keeps the exceptions the chunks raised (whole messages, for checking their text)."""
+
+    exceptions: list[BaseException] = field(default_factory=list)
+
+
+def load_detailed(
+    cfg: MapperConfig, source: Endpoint, target: Endpoint, run_id: str, sql: str, effective_time: str
+) -> DetailedRun:
+    """Like :func:`load`, keeping each failed chunk's exception. A plan that fails raises, as in :func:`load`."""
+    exceptions: list[BaseException] = []
+    errors: list[str] = []
+    results: list[ChunkResult] = []
+    with sessions(source.uri, target.uri) as (src, tgt):
+        chunks = plan_run(cfg, sql, run_id, effective_time, 1024, src, tgt)
+        for chunk in chunks:
+            spec = ChunkSpec.from_dict(chunk)
+            try:
+                results.append(ChunkJob(cfg, spec, sql, run_id, 1, src, tgt).run())
+            except Exception as exc:
+                exceptions.append(exc)
+                errors.append(f"chunk {spec.index}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+                src.rollback()
+        try:
+            summary = finalize_run(cfg, run_id, chunks, tgt)
+        except ChunkFailedError:
+            summary = RunSummary.from_results([ChunkSpec.from_dict(c).index for c in chunks], results)
+    return DetailedRun(chunks, results, summary, errors, exceptions)
