@@ -169,6 +169,8 @@ def _window(
 def _minus_lookback(value: Any, lookback: Any) -> Any:
     if lookback is None or value is None:
         return value
+    if isinstance(value, str):  # a checkpoint stored as text (SQLite staging before typed checkpoints)
+        value = _typed_checkpoint(value, lookback)
     if isinstance(lookback, dt.timedelta):
         if not isinstance(value, (dt.date, dt.datetime)):
             raise ConfigError("checkpoint_lookback is a timedelta but the checkpoint column is not a date/time")
@@ -180,6 +182,17 @@ def _minus_lookback(value: Any, lookback: Any) -> Any:
     if isinstance(value, (int, float)):
         return value - lookback
     raise ConfigError("checkpoint_lookback is a number but the checkpoint column is not numeric: use a timedelta")
+
+
+def _typed_checkpoint(text: str, lookback: Any) -> Any:
+    """A checkpoint that came back as text (ISO date, timestamp or decimal): the value the lookback applies to;
+    unreadable text stays text (then the lookback's type check names the fix)."""
+    try:
+        if isinstance(lookback, dt.timedelta):
+            return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+        return decimal.Decimal(text)
+    except (ValueError, decimal.InvalidOperation):
+        return text
 
 
 def _chunks(

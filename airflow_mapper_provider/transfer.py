@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from airflow_mapper_provider.config import SCD2_COLUMNS, MapperConfig
-from airflow_mapper_provider.db import PgSession, Session
+from airflow_mapper_provider.db import PgSession, SaSession, Session, load_for_portable_target
+from airflow_mapper_provider.dialects import sqlite
 from airflow_mapper_provider.models import ChunkSpec
 from airflow_mapper_provider.planning import bucket_of
 from airflow_mapper_provider.salvage import Salvager
@@ -91,12 +92,35 @@ class Transfer:
         key_pos = [ctx.names.index(k) for k in ctx.keys]
         value_pos = [ctx.names.index(c.name) for c in ctx.values]
         pick = self.source.dialect.filters_in_python(self.spec)
+        codecs = self._codecs(ctx)
         for rows in self._from_source(self.source.stream(select, params, BATCH_ROWS)):
-            if pick:
+            if pick:  # on the values as read: every chunk of the run buckets them alike
                 rows = [r for r in rows if bucket_of([r[i] for i in key_pos], self.spec.buckets) == self.spec.bucket]
-            if ctx.python_hash:
+            if codecs is not None:
+                rows = [tuple(f(v) for f, v in zip(codecs, r, strict=True)) for r in rows]
+            if ctx.python_hash:  # over the encoded values: the canonical forms the target stores
                 rows = [(*r, row_hash([r[i] for i in value_pos])) for r in rows]
             yield rows
+
+    def _codecs(self, ctx: ApplyContext) -> list[sqlite.Codec] | None:
+        """Per-column conversion of the rows path between databases (README "Type maps"; dialects/sqlite.py):
+        into SQLite, each value is encoded by the target column's declared type (tables the mapper created and
+        existing ones alike); out of SQLite into another database, decoded by the source column's declared type.
+        None: the values pass as the driver read them."""
+        src, tgt = self.source, self.target
+        if _is_sqlite(tgt):
+            if isinstance(src, PgSession):
+                load_for_portable_target(src)  # JSON text as is; ±infinity, 24:00:00 as their text
+            assert isinstance(tgt, SaSession)
+            declared = tgt.declared_types(self.cfg.table)
+            return [sqlite.encoder(declared.get(name)) for name in ctx.names]
+        if _is_sqlite(src):
+            return [sqlite.decoder(c.type) for c in ctx.columns]
+        return None
+
+
+def _is_sqlite(session: Session) -> bool:
+    return isinstance(session, SaSession) and session.dialect.flavor == "sqlite"
 
 
 def row_hash(values: list[Any]) -> str:

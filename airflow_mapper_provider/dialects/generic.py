@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from airflow_mapper_provider.dialects.base import Dialect, UpdateSpec
-from airflow_mapper_provider.dialects.types import ColumnType
+from airflow_mapper_provider.dialects import sqlite
+from airflow_mapper_provider.dialects.base import SRC, Dialect, UpdateSpec
+from airflow_mapper_provider.dialects.types import Column, ColumnType
 from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.identifiers import TableName
 
@@ -63,7 +65,56 @@ class GenericDialect(Dialect):
         return _COLON_BIND.sub(r"\\:", source_sql) + "\n"
 
     def kind_ddl(self, ctype: ColumnType) -> str:
+        if self.flavor == "sqlite":  # README "Type maps": exact decimals as DECIMAL_TEXT, timestamptz as UTC text...
+            return sqlite.ddl(ctype)
         return str(_sa_type(ctype).compile(dialect=self.sa_dialect))
+
+    # ---- SQLite describe: declared types of a query's columns ------------------------------------------------
+    DESCRIBE_VIEW = "mapper_describe"
+
+    def describe_view_sql(self, source_sql: str) -> list[str]:
+        """A TEMP VIEW of the query (run without bind parameters: the query is not escaped for ``text()``)."""
+        view = self.quote(self.DESCRIBE_VIEW)
+        return [self.drop_describe_view_sql(), f"CREATE TEMP VIEW {view} AS SELECT * FROM ({source_sql}\n) {SRC}"]
+
+    def drop_describe_view_sql(self) -> str:
+        return f"DROP VIEW IF EXISTS temp.{self.quote(self.DESCRIBE_VIEW)}"
+
+    def table_info_sql(self, table_sql: str) -> str:
+        """Columns and declared types of an already quoted table or view (``temp.`` for the describe view)."""
+        return f"PRAGMA table_info({table_sql})"
+
+    def describe_view_info_sql(self) -> str:
+        return f"PRAGMA temp.table_info({self.quote(self.DESCRIBE_VIEW)})"
+
+    def storage_classes_sql(self, view_columns: Sequence[str]) -> str:
+        """The storage classes (``typeof``) of all values of the describe view's columns, comma separated. The view's
+        column names are SQLite's (a repeated name gets a ``:1`` suffix): quoted here, not validated."""
+        quoted = ['"' + name.replace('"', '""') + '"' for name in view_columns]
+        picks = ", ".join(f"group_concat(DISTINCT typeof({q}))" for q in quoted)
+        return f"SELECT {picks} FROM temp.{self.quote(self.DESCRIBE_VIEW)}"
+
+    def check_source_types(self, columns: Sequence[Column]) -> None:
+        """Refuse (plan time) source columns whose type this database cannot hold exactly: interval."""
+        sqlite.refuse_unsupported(columns, "SQLite" if self.flavor == "sqlite" else f"a {self.flavor} target")
+
+    def column_defs(self, columns: Sequence[Column], not_null: Sequence[str] = ()) -> list[str]:
+        self.check_source_types(columns)
+        return super().column_defs(columns, not_null)
+
+    def ordered(self, expr: str, kind: str) -> str:
+        # decimals stored as text (DECIMAL_TEXT) compare by value, not as text ('10' > '9'); numbers stored as
+        # INTEGER or REAL are not affected by a collation
+        if self.flavor == "sqlite" and kind == "numeric":
+            return f"{expr} COLLATE {sqlite.DECIMAL_COLLATION}"
+        return super().ordered(expr, kind)
+
+    def staged_max_sql(self, stage: str, column: str, kind: str = "") -> str:
+        if self.flavor != "sqlite" or kind not in sqlite.CONVERTERS:
+            return super().staged_max_sql(stage, column, kind)
+        # the checkpoint comes back typed (sqlite3.PARSE_COLNAMES converts "[mapper_<kind>]"), not as text
+        col = self.ordered(self.quote(column), kind)
+        return f'SELECT MAX({col}) AS "mapper_max [mapper_{kind}]" FROM {self.temp_name(stage)}'
 
     def mod(self, a: str, b: str) -> str:
         return f"(({a}) % {b})" if self.flavor in ("sqlite", "mysql", "mssql") else super().mod(a, b)

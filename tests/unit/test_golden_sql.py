@@ -278,7 +278,7 @@ def test_probe_sql(dialect: Dialect, table: TableName, expected_range: str, expe
             SQ,
             SQ_TABLE,
             'CREATE TABLE "dim_customer" (\n  "customer_id" BIGINT NOT NULL,\n  "name" TEXT,\n'
-            '  "balance" NUMERIC(12, 2),\n  PRIMARY KEY ("customer_id")\n)',
+            '  "balance" DECIMAL_TEXT(12,2),\n  PRIMARY KEY ("customer_id")\n)',
         ),
     ],
     ids=["postgres", "generic"],
@@ -348,7 +348,7 @@ def test_create_index(dialect: Dialect, table: TableName, expected_unique: str, 
             'CREATE TEMPORARY TABLE "mapper_stage" ("customer_id" BIGINT, "name" TEXT, "balance" NUMERIC(12,2)) '
             "ON COMMIT DROP",
         ),
-        (SQ, 'CREATE TEMPORARY TABLE "mapper_stage" ("customer_id" BIGINT, "name" TEXT, "balance" NUMERIC(12, 2))'),
+        (SQ, 'CREATE TEMPORARY TABLE "mapper_stage" ("customer_id" BIGINT, "name" TEXT, "balance" DECIMAL_TEXT(12,2))'),
     ],
     ids=["postgres", "generic"],
 )
@@ -998,7 +998,9 @@ def audit(conn: Any) -> list[int]:
 
 
 def scd1_rows(conn: Any) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in conn.execute(text("SELECT customer_id, name, balance FROM dim_customer ORDER BY 1"))]
+    # balance is DECIMAL_TEXT(12,2) on SQLite (exact decimal text): read back as a number
+    sql = "SELECT customer_id, name, CAST(balance AS NUMERIC) FROM dim_customer ORDER BY 1"
+    return [tuple(r) for r in conn.execute(text(sql))]
 
 
 def exec_context(d: Dialect, strategy: str, eff: Any = EFF, **kwargs: Any) -> ApplyContext:
@@ -1082,7 +1084,8 @@ def test_key_checks_count_bad_rows(rows: list[tuple[Any, ...]], expected: dict[s
 
 def scd2_rows(conn: Any) -> list[tuple[Any, ...]]:
     sql = (
-        "SELECT customer_id, name, balance, valid_from, valid_to, is_current, row_hash FROM dim_customer "
+        "SELECT customer_id, name, CAST(balance AS NUMERIC), valid_from, valid_to, is_current, row_hash "
+        "FROM dim_customer "
         "ORDER BY customer_id, valid_from"
     )
     return [tuple(r) for r in conn.execute(text(sql))]
