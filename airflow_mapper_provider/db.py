@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from airflow_mapper_provider.dialects import Column, ColumnType, Dialect, GenericDialect, PostgresDialect
+from airflow_mapper_provider.dialects import Column, ColumnType, Dialect, GenericDialect, PostgresDialect, sqlite
 from airflow_mapper_provider.dialects.postgres import column_type_from_display
 from airflow_mapper_provider.dialects.types import kind_of_python
 from airflow_mapper_provider.exceptions import ConfigError, UnsupportedError
@@ -188,6 +188,8 @@ class PgSession(Session):
 class SaSession(Session):
     """A SQLAlchemy connection with an open transaction."""
 
+    dialect: GenericDialect
+
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.conn = engine.connect()  # SQLAlchemy 2 begins a transaction on first use
@@ -206,10 +208,39 @@ class SaSession(Session):
         return [tuple(r) for r in self.conn.execute(self._text(sql), params or {})]
 
     def describe(self, source_sql: str) -> list[Column]:
+        if self.dialect.flavor == "sqlite":
+            return self._describe_sqlite(source_sql)
+        # other SQLAlchemy databases: the DBAPI reports no usable types, so they come from the first rows
         result = self.conn.execute(self._text(self.dialect.sample_sql(source_sql)), {"n": SAMPLE_ROWS})
         names = list(result.keys())
         rows = result.fetchall()
         return [Column(name, ColumnType(merge_kinds(r[i] for r in rows))) for i, name in enumerate(names)]
+
+    def _describe_sqlite(self, source_sql: str) -> list[Column]:
+        """Declared types of the query's columns (a TEMP VIEW of it and ``PRAGMA table_info``, in this session's
+        transaction, dropped after); columns without one (expressions) are typed from the storage classes of all
+        of their values (one pass over the query), never from a sample."""
+        d = self.dialect
+        names = list(self.conn.execute(self._text(d.describe_sql(source_sql))).keys())
+        run = self.conn.exec_driver_sql
+        try:
+            for sql in d.describe_view_sql(source_sql):
+                run(sql)
+            info = run(d.describe_view_info_sql()).fetchall()
+            types = [sqlite.column_type(str(row[2] or "")) for row in info]
+            untyped = [i for i, t in enumerate(types) if t is None]
+            if untyped:
+                found = run(d.storage_classes_sql([str(info[i][1]) for i in untyped])).fetchone()
+                for i, classes in zip(untyped, found or [None] * len(untyped), strict=True):
+                    types[i] = ColumnType(sqlite.kind_of_storage(str(classes or "").split(",")), "", sqlite.DIALECT)
+        finally:
+            run(d.drop_describe_view_sql())
+        return [Column(name, t or ColumnType("text")) for name, t in zip(names, types, strict=True)]
+
+    def declared_types(self, table: TableName) -> dict[str, ColumnType | None]:
+        """SQLite: each column of ``table`` with its declared type (None: declared without one); no scan."""
+        info = self.conn.exec_driver_sql(self.dialect.table_info_sql(self.dialect.table(table))).fetchall()
+        return {str(row[1]): sqlite.column_type(str(row[2] or "")) for row in info}
 
     def stream(self, sql: str, params: dict[str, Any], batch: int) -> Iterator[list[tuple[Any, ...]]]:
         result = self.conn.execution_options(stream_results=True).execute(self._text(sql), params or {})
@@ -314,9 +345,15 @@ def _sa_engine(conn: Any, role: str) -> Any:
             raise ConfigError(f"{role} connection {conn.conn_id!r}: a sqlite connection needs the file path as host")
         engine = create_engine(
             f"sqlite:///{path}",
-            connect_args={"timeout": 120, "isolation_level": None},
+            # PARSE_COLNAMES: only result columns aliased "name [mapper_<kind>]" are converted (typed checkpoints)
+            connect_args={"timeout": 120, "isolation_level": None, "detect_types": _sqlite3().PARSE_COLNAMES},
             poolclass=_null_pool(),
+            hide_parameters=True,
         )
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, record: Any) -> None:  # decimal texts compare by value
+            dbapi_connection.create_collation(sqlite.DECIMAL_COLLATION, sqlite.decimal_order)
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Any) -> None:  # pysqlite: make every transaction explicit (DDL included)
@@ -332,17 +369,67 @@ def _sa_engine(conn: Any, role: str) -> Any:
     return create_engine(url, poolclass=_null_pool(), hide_parameters=True)
 
 
-def _register_sqlite_adapters() -> None:
-    """sqlite3 cannot bind Decimal, UUID or JSON values from other sources: store them as exact text."""
-    import decimal
-    import json
+def _sqlite3() -> Any:
     import sqlite3
+
+    return sqlite3
+
+
+def _register_sqlite_adapters() -> None:
+    """Bound parameters (chunk bounds, checkpoints, effective times) in the canonical forms the rows path stores
+    (dialects/sqlite.py): Decimal as its exact text, an aware datetime in UTC, UUID and JSON as text. Row values
+    are encoded per target column before they are bound (transfer.py). Also the converters of typed result
+    columns (``[mapper_<kind>]``, :data:`sqlite.CONVERTERS`)."""
+    import datetime as dt
+    import decimal
+    import functools
     import uuid
 
-    sqlite3.register_adapter(decimal.Decimal, str)
+    sqlite3 = _sqlite3()
+    sqlite3.register_adapter(decimal.Decimal, sqlite.decimal_text)
     sqlite3.register_adapter(uuid.UUID, str)
-    sqlite3.register_adapter(dict, json.dumps)
-    sqlite3.register_adapter(list, json.dumps)
+    sqlite3.register_adapter(dict, sqlite.json_text)
+    sqlite3.register_adapter(list, sqlite.json_text)
+    sqlite3.register_adapter(dt.datetime, sqlite.timestamp_text)
+    sqlite3.register_adapter(dt.date, dt.date.isoformat)
+    sqlite3.register_adapter(dt.time, dt.time.isoformat)
+    for kind in sqlite.CONVERTERS:
+        sqlite3.register_converter(f"mapper_{kind}", functools.partial(sqlite.convert_fetched, kind))
+
+
+def load_for_portable_target(session: PgSession) -> None:
+    """A PostgreSQL source read for another database (text-format loaders of this connection; the rows path
+    streams in text): json and jsonb come back as the server's JSON text, exactly (not parsed: the JSON ``null``
+    is not SQL NULL, numbers keep their digits); ``infinity``/``-infinity`` dates and timestamps and the time
+    ``24:00:00``, which Python cannot hold, come back as their text instead of failing the read."""
+    import psycopg
+    from psycopg.adapt import Loader
+    from psycopg.types import datetime as pgdt
+
+    class JsonText(Loader):
+        def load(self, data: Any) -> str:
+            return bytes(data).decode("utf-8")
+
+    for name in ("json", "jsonb"):
+        session.conn.adapters.register_loader(name, JsonText)
+    bases = {"date": pgdt.DateLoader, "timestamp": pgdt.TimestampLoader, "timestamptz": pgdt.TimestamptzLoader,
+             "time": pgdt.TimeLoader, "timetz": pgdt.TimetzLoader}  # fmt: skip
+    for name, base in bases.items():
+        session.conn.adapters.register_loader(name, _lenient_loader(base, psycopg.DataError))
+
+
+def _lenient_loader(base: Any, data_error: type[Exception]) -> Any:
+    class Lenient(base):
+        def load(self, data: Any) -> Any:
+            try:
+                return super().load(data)
+            except data_error:
+                text = bytes(data).decode("ascii", "replace")
+                if text in sqlite.INFINITIES or text.startswith("24:00:00"):
+                    return text
+                raise
+
+    return Lenient
 
 
 def _null_pool() -> Any:
