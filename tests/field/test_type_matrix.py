@@ -277,6 +277,9 @@ SQLITE_CASES: list[SqliteCase] = [
     SqliteCase("bigint", "BIGINT", (-9223372036854775808, 9223372036854775807, None), ((0, 5),), "bigint", str),
     SqliteCase("real", "REAL", (1.5, float("inf"), float("-inf"), 0.1, 1e308, 5e-324, -0.5, None),
                ((3, 0.30000000000000004), (1, 2.0)), "double precision", float, text_expr="val"),
+    # a REAL column holding the text NaN, as the mapper writes a float8 NaN into SQLite (a NaN REAL would be NULL)
+    SqliteCase("real_nan_text", "REAL", ("NaN", float("inf"), 1.5, None), ((0, 2.5), (2, "NaN")),
+               "double precision", {"NaN": "NaN", float("inf"): "Infinity", 1.5: "1.5", 2.5: "2.5"}.__getitem__),
     SqliteCase("double", "DOUBLE", (0.1, -2.5, None), ((0, 0.2),), "double precision", float, text_expr="val"),
     SqliteCase("numeric_38_10", "NUMERIC(38,10)", (12.5, 3, "0.25", -1000000, None), ((0, 12.75), (1, 4)),
                "numeric(38,10)", _quantized(10)),
