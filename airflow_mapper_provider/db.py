@@ -92,7 +92,14 @@ class PgSession(Session):
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
-        self.dialect = PostgresDialect()
+        self.dialect = PostgresDialect(type_exists=self._type_exists)
+        self._types: dict[str, bool] = {}
+
+    def _type_exists(self, name: str) -> bool:
+        """Does this database know the type ``name`` (as another PostgreSQL database spelled it)?"""
+        if name not in self._types:
+            self._types[name] = bool(self.scalar("SELECT to_regtype(%(t)s) IS NOT NULL", {"t": name}))
+        return self._types[name]
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
         with self.conn.cursor() as cur:

@@ -75,8 +75,12 @@ _PG_FIX = {
     "23503": "the row references a key missing from the referenced table (foreign key): load that table first",
     "23514": "the row breaks the target's check constraint: fix the value in source_sql or relax the constraint",
     "21000": "the chunk holds a key twice: make the key unique in source_sql",
+    "22012": "an expression divides by zero: guard it in source_sql (e.g. NULLIF(divisor, 0))",
 }
-_PG_FIX_CLASS = {"22": "the value does not fit {col}: " + _CAST, "23": "the row breaks a target constraint"}
+_PG_FIX_CLASS = {
+    "22": "a value or an expression is invalid for its type: fix it in source_sql or " + _CAST,
+    "23": "the row breaks a target constraint",
+}
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ class KeyRuleError(DataError):
     """The extract breaks a key rule: NULL or duplicate business keys (rejectable with ``max_error_rows``)."""
 
 
+class ConversionError(DataError):
+    """Staged values do not convert into the existing target's column types without a change of value
+    (rejectable with ``max_error_rows``)."""
+
+
 class ChunkFailedError(MapperError):
     """finalize: at least one planned chunk did not succeed."""
 

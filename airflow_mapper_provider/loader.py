@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import itertools
 import json
 import logging
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_mapper_provider.config import MapperConfig, validate_source_sql
+from airflow_mapper_provider.convert import Converter
 from airflow_mapper_provider.db import PgSession, Session
 from airflow_mapper_provider.dialects import Column, ColumnType
 from airflow_mapper_provider.errors import DATA, classify, describe_error
-from airflow_mapper_provider.exceptions import DataError, KeyRuleError, PlanMismatchError
+from airflow_mapper_provider.exceptions import ConversionError, DataError, KeyRuleError, PlanMismatchError
 from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value, encode_value
 from airflow_mapper_provider.planner import fingerprint
 from airflow_mapper_provider.salvage import Salvager
@@ -39,8 +41,9 @@ from airflow_mapper_provider.state.checkpoint import RunLock
 from airflow_mapper_provider.state.ledger import utcnow
 from airflow_mapper_provider.state.rejects import RejectLog, RejectStore
 from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan, scd2
-from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE
+from airflow_mapper_provider.strategies.base import DELTA, OK, PY_HASH, RN, STAGE
 from airflow_mapper_provider.strategies.deletes import CHUNK, RUN, SeenKeys
+from airflow_mapper_provider.target import load_columns
 from airflow_mapper_provider.transfer import Transfer
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ class ChunkJob:
     stop_requested: threading.Event = dataclasses.field(default_factory=threading.Event)
     #: The source failed (its query or connection): salvage mode cannot help, the target refused nothing.
     source_failed: bool = dataclasses.field(default=False, init=False)
+    _described: list[Column] | None = dataclasses.field(default=None, init=False, repr=False)
 
     def run(self) -> ChunkResult:
         """Load the chunk (or return its recorded result when this run already committed it)."""
@@ -107,7 +111,7 @@ class ChunkJob:
             return self._load()
         except Exception as exc:
             found = classify(exc)
-            refused = isinstance(exc, KeyRuleError) or (found is not None and found.kind == DATA)
+            refused = isinstance(exc, (KeyRuleError, ConversionError)) or (found is not None and found.kind == DATA)
             if self.source_failed or not refused:
                 raise
             if self.cfg.max_error_rows == 0:
@@ -137,6 +141,7 @@ class ChunkJob:
         except Exception:
             self.source_failed = True
             raise
+        columns = load_columns(self.cfg, columns, self._target_columns())  # on_schema_change='ignore': a subset
         ctx = dataclasses.replace(self._context(columns), salvage=salvage)
         mover = Transfer(self.cfg, self.spec, self.source, self.target)
         direct = not salvage and self._direct_ok(ctx, mover)
@@ -149,9 +154,15 @@ class ChunkJob:
         finally:
             self.source_failed = self.source_failed or mover.source_failed
         if salvager is not None:
-            self._prepare_salvage(salvager, ctx)
+            salvager.number()
         t1 = time.monotonic()
-        mark = None if direct else self._checkpoint_read(rows)
+        mark = None if direct else self._checkpoint_read(rows)  # in the source's types
+        if not direct:
+            ctx = self._convert(ctx, salvager)
+        if salvager is not None and ctx.strategy != "append":
+            order = self.cfg.checkpoint_column or self.cfg.effective_column
+            salvager.ctx = ctx
+            salvager.apply_key_rules(order if order in ctx.names else None)
         if not direct and not ctx.empty_target and ctx.strategy != "append":
             self._small_delta_joins(rows)
             ctx = self._staged_slice(ctx)
@@ -167,11 +178,27 @@ class ChunkJob:
         store.write(self.target, self.run_id, self.spec.index, ctx.keys, rejected)
         return result
 
-    def _prepare_salvage(self, salvager: Salvager, ctx: ApplyContext) -> None:
-        salvager.number()
-        if ctx.strategy != "append":
-            order = self.cfg.checkpoint_column or self.cfg.effective_column
-            salvager.apply_key_rules(order if order in ctx.names else None)
+    def _convert(self, ctx: ApplyContext, salvager: Salvager | None) -> ApplyContext:
+        """Staging into the existing target's column types, where they differ (see convert.py): the compare and
+        the writes then run in the target's types."""
+        d = self.target.dialect
+        if not d.converts_in_sql:
+            return ctx
+        converter = Converter(self.target, ctx, self._target_columns(), self.spec.label)
+        if not converter:
+            return ctx
+        if salvager is None:
+            converter.check()
+        else:
+            converter.reject(salvager.staged, salvager.rejects)
+        extra = [PY_HASH] if ctx.python_hash else []
+        extra += [RN, OK] if ctx.salvage else []
+        return dataclasses.replace(ctx, columns=converter.rebuild(extra))
+
+    def _target_columns(self) -> list[Column]:
+        if self._described is None:
+            self._described = self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))
+        return self._described
 
     def _checkpoint_read(self, rows: int) -> dict[str, str] | None:
         """KEY: the largest checkpoint value staged; PYTHON: the position after the last staged row."""
@@ -226,16 +253,21 @@ class ChunkJob:
         seen = SeenKeys(self.target.dialect, self.cfg.table, ctx.keys, self.cfg.meta_schema, self.cfg.mapref)
         params = {"run": self.run_id, "chunk": self.spec.index}
         self.target.execute(seen.record_staged_sql(), params)
-        refused = [r.row for r in (salvager.rejects.rows if salvager is not None else [])]
-        keys = [tuple(row.get(k) for k in ctx.keys) for row in refused]
-        rows = [(self.run_id, self.spec.index, *key) for key in keys if None not in key]
-        if rows:
-            table = self.target.dialect.table(seen.table)
-            self.target.insert_batches(table, [RUN, CHUNK, *ctx.keys], [rows])
+        # rows refused while staging never reached staging: their keys come from the reject records (one at a
+        # time under a savepoint: a key the target's key type cannot hold names no target row)
+        if salvager is None:
+            return
+        keys = {tuple(row.get(k) for k in ctx.keys) for row in salvager.unstaged}
+        table, names = self.target.dialect.table(seen.table), [RUN, CHUNK, *ctx.keys]
+        for key in sorted((k for k in keys if None not in k), key=repr):
+            row: tuple[Any, ...] = (self.run_id, self.spec.index, *key)
+            salvager.attempt(functools.partial(self.target.insert_batches, table, names, [[row]]))
 
     def _direct_ok(self, ctx: ApplyContext, mover: Transfer) -> bool:
         if self.spec.window or self.spec.keyset is not None:
             return False  # the checkpoint is read from staging
+        if self.target.dialect.converts_in_sql and not mover.binary_ok(ctx, True):
+            return False  # the target's column types are not the source's: staging converts the values
         if ctx.strategy == "append":
             return True
         if not ctx.empty_target:

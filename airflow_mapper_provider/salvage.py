@@ -45,6 +45,8 @@ class Salvager:
         self.ctx = ctx
         self.rejects = rejects
         self.staged = 0
+        #: rows refused while staging (they never reached staging)
+        self.unstaged: list[dict[str, Any]] = []
 
     # ---- 1. staging by rows -----------------------------------------------------------------------------
     def stage_rows(self, into: str, columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]) -> int:
@@ -62,7 +64,9 @@ class Salvager:
         if error is None:
             return len(rows)
         if len(rows) == 1:
-            self.rejects.add(Reject(dict(zip(self.ctx.names, rows[0], strict=False)), *error))
+            row = dict(zip(self.ctx.names, rows[0], strict=False))
+            self.rejects.add(Reject(row, *error))
+            self.unstaged.append(row)
             return 0
         half = len(rows) // 2
         return self._stage(into, columns, rows[:half]) + self._stage(into, columns, rows[half:])
@@ -131,6 +135,10 @@ class Salvager:
             self._slice(steps, mid + 1, hi, counts)
 
     # ---- savepoints -------------------------------------------------------------------------------------
+    def attempt(self, work: Callable[[], object]) -> tuple[str, str] | None:
+        """Run ``work`` under a savepoint; a data error rolls back to it and is returned as (code, message)."""
+        return self._attempt(work)
+
     def _attempt(self, work: Callable[[], object]) -> tuple[str, str] | None:
         """Run ``work`` under a savepoint; on a data error roll back to it and return (code, message)."""
         d, t = self.target.dialect, self.target

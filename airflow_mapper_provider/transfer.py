@@ -42,9 +42,12 @@ class Transfer:
     _target_types: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     def binary_ok(self, ctx: ApplyContext, direct: bool) -> bool:
-        """A binary COPY fits: staging always (it has the source's types); the target only with identical types."""
+        """A binary COPY fits: staging when it has the source's types (a type the target database lacks, such as
+        another database's enum, is staged as text: rows then travel as text); the target only with identical
+        types."""
         if not direct:
-            return True
+            d = self.target.dialect
+            return all(d.type_ddl(c.type) == c.type.native for c in ctx.columns)
         if self._target_types is None:  # asked by the path choice and again by move(): describe once
             described = self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))
             self._target_types = {c.name: c.type.native for c in described}

@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow_mapper_provider.dialects.types import TEXT_KINDS, Column, ColumnType
 from airflow_mapper_provider.exceptions import UnsupportedError
-from airflow_mapper_provider.identifiers import TableName, validate_identifier
+from airflow_mapper_provider.identifiers import TableName, derived_name, fit_identifier, validate_identifier
 from airflow_mapper_provider.models import ChunkSpec, decode_value
 
 Params = dict[str, Any]
@@ -49,6 +49,9 @@ class Dialect:
     byte_collation: str | None = None
     true_sql = "TRUE"
     false_sql = "FALSE"
+    #: Staged rows are converted into an existing target's column types in SQL (:meth:`cast_sql`,
+    #: :meth:`lossy_sql`); else the row path's values must already fit the target's columns.
+    converts_in_sql = False
 
     # ---- names and values -------------------------------------------------------------------------------
     def quote(self, ident: str) -> str:
@@ -143,6 +146,21 @@ class Dialect:
         if k in ("varchar", "char") and ctype.length:
             return f"{'VARCHAR' if k == 'varchar' else 'CHAR'}({ctype.length})"
         return _PORTABLE_TYPES.get(k, "TEXT")
+
+    def same_type(self, a: ColumnType, b: ColumnType) -> bool:
+        """``a`` and ``b`` (both described by this database) are one type: no conversion between them."""
+        return a.native == b.native
+
+    def cast_sql(self, expr: str, src: ColumnType, dst: ColumnType) -> str:
+        """``expr`` of type ``src`` converted to ``dst`` (both described by this database)."""
+        return f"CAST({expr} AS {dst.native})"
+
+    def lossy_sql(self, expr: str, src: ColumnType, dst: ColumnType) -> str | None:
+        """Condition: converting ``expr`` from ``src`` to ``dst`` changes its value (evaluating it raises where
+        the value does not convert at all); None where the conversion never changes a value. Portable form: the
+        round trip back to ``src`` differs."""
+        back = self.cast_sql(self.cast_sql(expr, src, dst), dst, src)
+        return self.differs(back, expr)
 
     # ---- planning ---------------------------------------------------------------------------------------
     def describe_sql(self, source_sql: str) -> str:
@@ -380,7 +398,10 @@ class Dialect:
         return f"DROP TABLE IF EXISTS {self.temp_name(name)}"
 
     def create_temp_index_sql(self, name: str, column: str) -> str:
-        return f"CREATE INDEX {self.quote(name + '_' + column)} ON {self.temp_name(name)} ({self.quote(column)})"
+        """An index on ``column`` of temp table ``name``, named ``<name>_<column>`` (shortened with a digest where
+        that passes the identifier limit: a 63-character column)."""
+        index = self.quote(derived_name(name, column))
+        return f"CREATE INDEX {index} ON {self.temp_name(name)} ({self.quote(column)})"
 
     def number_rows_sql(self, source: str, name: str, rn: str, ok: str) -> list[str]:
         """Replace temp table ``source`` by a copy whose rows are numbered 1..n (``rn``) and flagged ``ok`` = 1."""
@@ -405,7 +426,7 @@ class Dialect:
     def savepoint_sql(self, verb: str, name: str) -> str:
         """``SAVEPOINT``, ``RELEASE SAVEPOINT`` or ``ROLLBACK TO SAVEPOINT`` (``verb``: set/release/rollback)."""
         prefix = {"set": "SAVEPOINT", "release": "RELEASE SAVEPOINT", "rollback": "ROLLBACK TO SAVEPOINT"}[verb]
-        return f"{prefix} {self.quote(name)}"
+        return f"{prefix} {self.quote(fit_identifier(name))}"
 
     # ---- apply building blocks -------------------------------------------------------------------------
     def differs(self, a: str, b: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from airflow_mapper_provider.dialects.base import SRC, Dialect, UpdateSpec
 from airflow_mapper_provider.dialects.types import Column, ColumnType
@@ -39,6 +39,15 @@ _HASHABLE = frozenset(_KINDS) - {"json"}
 _IDENTITY_EQ = frozenset(_KINDS) - {"json", "interval"}
 _IDENTITY_KINDS = frozenset(_KINDS.values()) - {"json", "interval", "other"}
 
+#: Types whose values are text: converting text to another type runs that type's input function, which refuses
+#: what it cannot read exactly; only a length limit can still change a text value.
+_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
+#: (from, to) conversions that never change a value (no check needed).
+_WIDENING = frozenset(
+    {("int2", "int4"), ("int2", "int8"), ("int4", "int8"), ("int2", "float8"), ("int4", "float8"),
+     ("float4", "float8"), ("date", "timestamp"), ("date", "timestamptz"), ("json", "jsonb"), ("jsonb", "json")}
+)  # fmt: skip
+
 _PG_TYPES = {
     "bool": "boolean",
     "double": "double precision",
@@ -48,6 +57,11 @@ _PG_TYPES = {
     "interval": "interval",
     "timestamptz": "timestamptz",
 }
+
+
+def _base(native: str) -> str:
+    """The type's name without its modifier (``numeric(12,2)`` -> ``numeric``); arrays keep their ``[]``."""
+    return re.sub(r"\(.*?\)", "", native).strip()
 
 
 def column_type_from_display(display: str) -> ColumnType:
@@ -70,6 +84,19 @@ class PostgresDialect(Dialect):
     hash_in_sql = True
     byte_collation = '"C"'
 
+    def __init__(self, type_exists: Callable[[str], bool] | None = None) -> None:
+        #: Asks this database whether a type name exists (a session sets it); None: assume every type exists.
+        self.type_exists = type_exists
+
+    def type_ddl(self, ctype: ColumnType) -> str:
+        """The source's own type where this database has it; a user-defined or extension type it lacks (an
+        enum, citext, or an array of them, from another database) becomes text, holding the value's text form."""
+        if ctype.dialect == self.name and ctype.native and self.type_exists is not None:
+            base = _base(ctype.native).removesuffix("[]")
+            if base not in _KINDS and not self.type_exists(ctype.native):
+                return "text"
+        return super().type_ddl(ctype)
+
     def param(self, name: str) -> str:
         return f"%({name})s"
 
@@ -81,6 +108,32 @@ class PostgresDialect(Dialect):
         if ctype.kind in _PG_TYPES:
             return _PG_TYPES[ctype.kind]
         return super().kind_ddl(ctype)
+
+    # ---- conversion into an existing target's types ------------------------------------------------------
+    converts_in_sql = True
+
+    def cast_sql(self, expr: str, src: ColumnType, dst: ColumnType) -> str:
+        """Naive timestamps are UTC instants: timestamp <-> timestamptz convert at UTC, whatever the session's
+        TimeZone; every other pair by an explicit CAST."""
+        pair = (_base(src.native), _base(dst.native))
+        if pair in (("timestamp", "timestamptz"), ("timestamptz", "timestamp")):
+            expr = f"({expr} AT TIME ZONE 'UTC')"
+            if "(" not in dst.native:
+                return expr
+        return f"CAST({expr} AS {dst.native})"
+
+    def lossy_sql(self, expr: str, src: ColumnType, dst: ColumnType) -> str | None:
+        sb, db = _base(src.native), _base(dst.native)
+        if (sb, db) in _WIDENING or ((sb, db) == ("numeric", "numeric") and "(" not in dst.native):
+            return None
+        if sb in _TEXT_TYPES:
+            if db in _TEXT_TYPES:  # text to text: only a length limit (an explicit CAST would truncate)
+                limit = re.search(r"\((\d+)\)", dst.native)
+                return f"char_length({expr}) > {int(limit.group(1))}" if limit else None
+            # the target type's input function reads the text or raises; it never guesses
+            return f"(CAST({expr} AS {dst.native}) IS NULL AND {expr} IS NOT NULL)"
+        back = self.cast_sql(self.cast_sql(expr, src, dst), dst, src)
+        return self.column_differs(back, expr, Column("value", src))
 
     # ---- planning ---------------------------------------------------------------------------------------
     def explain_sql(self, source_sql: str, where: str = "") -> str:

@@ -42,6 +42,7 @@ def _setup(pg_dbs) -> None:
 
 
 def _cfg(budget: int, strategy: str = "scd1", table: str = "dw.dim_customer", **kw):
+    kw.setdefault("on_schema_change", "ignore")  # the user's varchar(50) stays: longer notes are refused
     return config(strategy, table, chunk_size=5_000, min_rows_for_parallel=1_000, max_error_rows=budget, **kw)
 
 
