@@ -411,25 +411,37 @@ def load_for_portable_target(session: PgSession) -> None:
     ``24:00:00``, which Python cannot hold, come back as their text instead of failing the read."""
     import psycopg
     from psycopg.adapt import Loader
-    from psycopg.types import datetime as pgdt
+    from psycopg.pq import Format
 
     class JsonText(Loader):
         def load(self, data: Any) -> str:
             return bytes(data).decode("utf-8")
 
+    adapters = session.conn.adapters
     for name in ("json", "jsonb"):
-        session.conn.adapters.register_loader(name, JsonText)
-    bases = {"date": pgdt.DateLoader, "timestamp": pgdt.TimestampLoader, "timestamptz": pgdt.TimestamptzLoader,
-             "time": pgdt.TimeLoader, "timetz": pgdt.TimetzLoader}  # fmt: skip
-    for name, base in bases.items():
-        session.conn.adapters.register_loader(name, _lenient_loader(base, psycopg.DataError))
+        adapters.register_loader(name, JsonText)
+    for name in ("date", "timestamp", "timestamptz", "time", "timetz"):
+        oid = adapters.types[name].oid
+        base = adapters.get_loader(oid, Format.TEXT)
+        if base is not None and not getattr(base, "mapper_lenient", False):
+            adapters.register_loader(oid, _lenient_loader(base, psycopg.DataError))
 
 
 def _lenient_loader(base: Any, data_error: type[Exception]) -> Any:
-    class Lenient(base):
+    """A loader that parses as ``base`` does (the driver's own, often compiled) and keeps the texts Python cannot
+    hold (``infinity``, ``-infinity``, ``24:00:00``) as text."""
+    from psycopg.adapt import Loader
+
+    class Lenient(Loader):
+        mapper_lenient = True
+
+        def __init__(self, oid: int, context: Any = None) -> None:
+            super().__init__(oid, context)
+            self._inner = base(oid, context)
+
         def load(self, data: Any) -> Any:
             try:
-                return super().load(data)
+                return self._inner.load(data)
             except data_error:
                 text = bytes(data).decode("ascii", "replace")
                 if text in sqlite.INFINITIES or text.startswith("24:00:00"):

@@ -99,27 +99,36 @@ class Transfer:
         for rows in self._from_source(self.source.stream(select, params, BATCH_ROWS)):
             if pick:  # on the values as read: every chunk of the run buckets them alike
                 rows = [r for r in rows if bucket_of([r[i] for i in key_pos], self.spec.buckets) == self.spec.bucket]
-            if codecs is not None:
-                rows = [tuple(f(v) for f, v in zip(codecs, r, strict=True)) for r in rows]
+            if codecs:
+                rows = [_converted(r, codecs) for r in rows]
             if ctx.python_hash:  # over the encoded values: the canonical forms the target stores
                 rows = [(*r, row_hash([r[i] for i in value_pos])) for r in rows]
             yield rows
 
-    def _codecs(self, ctx: ApplyContext) -> list[sqlite.Codec] | None:
-        """Per-column conversion of the rows path between databases (README "Type maps"; dialects/sqlite.py):
-        into SQLite, each value is encoded by the target column's declared type (tables the mapper created and
-        existing ones alike); out of SQLite into another database, decoded by the source column's declared type.
-        None: the values pass as the driver read them."""
+    def _codecs(self, ctx: ApplyContext) -> list[tuple[int, sqlite.Codec]]:
+        """Per-column conversion of the rows path between databases (README "Type maps"; dialects/sqlite.py), as
+        (position, function) for the columns that need one: into SQLite, each value is encoded by the target
+        column's declared type (tables the mapper created and existing ones alike); out of SQLite into another
+        database, decoded by the source column's declared type. Elsewhere values pass as the driver read them."""
         src, tgt = self.source, self.target
         if _is_sqlite(tgt):
             if isinstance(src, PgSession):
                 load_for_portable_target(src)  # JSON text as is; ±infinity, 24:00:00 as their text
             assert isinstance(tgt, SaSession)
             declared = tgt.declared_types(self.cfg.table)
-            return [sqlite.encoder(declared.get(name)) for name in ctx.names]
+            return [(i, sqlite.encoder(declared.get(c.name))) for i, c in enumerate(ctx.columns)
+                    if not sqlite.reads_plain(c.type)]  # fmt: skip
         if _is_sqlite(src):
-            return [sqlite.decoder(c.type) for c in ctx.columns]
-        return None
+            decoders = [(i, sqlite.decoder(c.type)) for i, c in enumerate(ctx.columns)]
+            return [(i, f) for i, f in decoders if f is not sqlite.identity]
+        return []
+
+
+def _converted(row: tuple[Any, ...], codecs: list[tuple[int, sqlite.Codec]]) -> tuple[Any, ...]:
+    values = list(row)
+    for i, convert in codecs:
+        values[i] = convert(values[i])
+    return tuple(values)
 
 
 def _is_sqlite(session: Session) -> bool:

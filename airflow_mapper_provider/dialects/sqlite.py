@@ -309,6 +309,19 @@ def encoder(ctype: ColumnType | None) -> Codec:
     return text_of
 
 
+_PLAIN_KINDS = frozenset({"text", "varchar", "char", "smallint", "int", "bigint", "bytes"})
+
+
+def reads_plain(ctype: ColumnType) -> bool:
+    """Values of a source column of type ``ctype`` come from the driver only as str, int, bytes or None, which every
+    encoder stores unchanged (SQLite's affinity then converts them as it would any bound value): no encoding
+    needed. A SQLite source column is plain only with TEXT affinity (an INTEGER column may hold a REAL)."""
+    if ctype.dialect == DIALECT:
+        return ctype.kind in ("text", "varchar", "char") and any(w in ctype.native.upper() for w in
+                                                                 ("CHAR", "CLOB", "TEXT"))  # fmt: skip
+    return ctype.kind in _PLAIN_KINDS
+
+
 # ---- decoding: a value stored in SQLite -> a Python value of its declared type ------------------------------------
 def parse_datetime(text: str, aware: bool) -> Any:
     """Text of a SQLite timestamp as a datetime (``T`` or space separated); ``aware``: in UTC, a text without an
@@ -366,7 +379,7 @@ def _dec_timestamp(value: Any) -> Any:
     return parse_datetime(value, aware=False) if isinstance(value, str) else value
 
 
-def _identity(value: Any) -> Any:
+def identity(value: Any) -> Any:
     return value
 
 
@@ -379,7 +392,7 @@ def decoder(ctype: ColumnType) -> Codec:
         "bool": _dec_bool,
         "timestamptz": _dec_timestamptz,
         "timestamp": _dec_timestamp,
-    }.get(ctype.kind, _identity)
+    }.get(ctype.kind, identity)
 
 
 def convert_fetched(kind: str, raw: bytes) -> Any:
