@@ -14,6 +14,7 @@ import decimal
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from airflow_mapper_provider.config import MapperConfig, source_sql_checked_by_database, validate_source_sql
@@ -34,7 +35,14 @@ from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import CheckpointStore, RunLock
 from airflow_mapper_provider.strategies.deletes import SeenKeys
 from airflow_mapper_provider.takeover import Inheritance, take_over
-from airflow_mapper_provider.target import SCHEMA_CHANGES_FIELD, check_source_columns, ensure_target
+from airflow_mapper_provider.target import (
+    SCHEMA_CHANGES_FIELD,
+    SOURCE_COLUMNS_FIELD,
+    check_source_columns,
+    decode_columns,
+    encode_columns,
+    ensure_target,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +100,8 @@ def plan_run(
     _refuse_null_checkpoints(cfg, source, sql, window)
     target_empty = not target.query(target.dialect.probe_sql(cfg.table, ""), {})
     facts = {"target_empty": target_empty, "exclude": inherited.regions, "inherits": inherited.runs}
-    plan = with_schema_changes(_chunks(cfg, source, sql, columns, window, before, max_chunks, effective_time, facts),
-                               schema_changes)  # fmt: skip
+    plan = _chunks(cfg, source, sql, columns, window, before, max_chunks, effective_time, facts)
+    plan = with_schema_changes(plan, schema_changes, columns)
     source.rollback()
     ledger.start_run(target, run_id, cfg.load_strategy, str(cfg.table), plan, checkpoint_before=before)
     target.commit()
@@ -107,7 +115,8 @@ def _prepare_target(cfg: MapperConfig, target: Session, tables: MapperTables, co
     if ddl_lock := target.dialect.ddl_lock_sql():
         target.query(ddl_lock)
     tables.ensure(target)
-    schema_changes = ensure_target(target, cfg, columns)
+    previous = ChunkLedger(tables, cfg.mapref).latest_plan(target) or [{}]
+    schema_changes = ensure_target(target, cfg, columns, decode_columns(previous[0].get(SOURCE_COLUMNS_FIELD)))
     if cfg.detect_deletes:  # where chunks record the keys they saw (see strategies/deletes.py)
         keys = SeenKeys(target.dialect, cfg.table, cfg.key_columns, cfg.meta_schema, cfg.mapref)
         if not target.table_exists(keys.table):
@@ -117,13 +126,19 @@ def _prepare_target(cfg: MapperConfig, target: Session, tables: MapperTables, co
     return schema_changes
 
 
-def with_schema_changes(plan: list[dict[str, Any]], changes: list[str]) -> list[dict[str, Any]]:
-    """The plan with this run's schema changes on its first chunk (``schema_changes``, read by finalize for the
-    job log; chunks ignore it). A frozen plan keeps the changes an earlier try made and gains this try's."""
-    if not plan or not changes:
+def with_schema_changes(
+    plan: list[dict[str, Any]], changes: list[str], columns: Sequence[Column] | None = None
+) -> list[dict[str, Any]]:
+    """The plan with this run's schema changes (``schema_changes``, read by finalize for the job log) and the
+    source's columns (``source_columns``, read by the next plan: widenings follow the source) on its first chunk;
+    chunks ignore both. A frozen plan keeps what an earlier try recorded and gains this try's changes."""
+    if not plan or not (changes or columns):
         return plan
     first = dict(plan[0])
-    first[SCHEMA_CHANGES_FIELD] = [*first.get(SCHEMA_CHANGES_FIELD, []), *changes]
+    if changes:
+        first[SCHEMA_CHANGES_FIELD] = [*first.get(SCHEMA_CHANGES_FIELD, []), *changes]
+    if columns is not None:
+        first[SOURCE_COLUMNS_FIELD] = encode_columns(columns)
     return [first, *plan[1:]]
 
 

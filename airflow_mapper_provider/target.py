@@ -13,10 +13,12 @@ target has. Target columns the source no longer returns are kept, in every mode.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_mapper_provider.config import SCD2_COLUMNS, MapperConfig
 from airflow_mapper_provider.db import Session
@@ -27,6 +29,8 @@ from airflow_mapper_provider.identifiers import TableName, derived_name, validat
 
 log = logging.getLogger(__name__)
 
+#: Key of the plan's first chunk dict holding the source's columns at that plan (:func:`encode_columns`).
+SOURCE_COLUMNS_FIELD = "source_columns"
 #: Key of the plan's first chunk dict holding the run's schema changes (texts) for finalize's job log message;
 #: absent in plans made before it existed (finalize then records none).
 SCHEMA_CHANGES_FIELD = "schema_changes"
@@ -68,13 +72,18 @@ def check_source_columns(cfg: MapperConfig, columns: Sequence[Column]) -> None:
             raise ConfigError(f"source column(s) {clash} clash with the scd2 columns {list(SCD2_COLUMNS)}: rename")
 
 
-def ensure_target(sess: Session, cfg: MapperConfig, columns: Sequence[Column]) -> list[str]:
+def ensure_target(
+    sess: Session, cfg: MapperConfig, columns: Sequence[Column], previous: Sequence[Column] | None = None
+) -> list[str]:
     """Create the target table (and its indexes) if missing; else compare its columns with the source's and act
     as ``cfg.on_schema_change`` says (:func:`evolve_target`). Returns the schema changes, one text each, for the
-    run's job log (none for a table it created). Runs in the caller's transaction, under the DDL lock."""
+    run's job log (none for a table it created). Runs in the caller's transaction, under the DDL lock.
+
+    :param previous: the source's columns at the mapref's previous plan (None: unknown).
+    """
     table, d = cfg.table, sess.dialect
     if sess.table_exists(table):
-        return evolve_target(sess, cfg, columns)
+        return evolve_target(sess, cfg, columns, previous)
     if table.schema:
         sess.execute(d.create_schema_sql(table.schema))
     keys = list(cfg.key_columns)
@@ -100,8 +109,11 @@ class SchemaDiff:
     """How the source's columns differ from an existing target's (names match exactly, case included).
 
     :param added: source columns the target lacks.
-    :param widened: (target column, source column) pairs: the target's type widens losslessly to the source's.
-    :param converted: (target column, source column) pairs of other type differences: loaded as the target's type.
+    :param widened: (target column, source column) pairs: the source's type grew since the previous plan, past the
+        target's, and the target's type widens losslessly to it.
+    :param converted: (target column, source column) pairs of other type differences (including a target type
+        that was narrower than the source's already at the previous plan, or with no previous plan known): loaded
+        as the target's type.
     :param kept: target columns the source does not return (the scd2 columns aside).
     """
 
@@ -132,18 +144,29 @@ class SchemaDiff:
         return out
 
 
-def compare_columns(dialect: Dialect, source: Sequence[Column], target: Sequence[Column]) -> SchemaDiff:
+def compare_columns(
+    dialect: Dialect, source: Sequence[Column], target: Sequence[Column], previous: Sequence[Column] | None = None
+) -> SchemaDiff:
     """The differences between the source's columns and the existing target's, as seen by the target's dialect
-    (types are compared only where it enforces them: :func:`_enforces_types`)."""
+    (types are compared only where it enforces them: :func:`_enforces_types`).
+
+    A widening follows the source: a column widens only where the target held the source's type at the previous
+    plan (``previous``, the source's columns then) and the source's type has grown past it since. A target column
+    narrower than the source's from the start (a table the user made so, or no previous plan known) stays as it
+    is: the load converts into it and refuses a value that does not fit.
+    """
     have = {c.name: c for c in target}
     names = {c.name for c in source}
+    before = {c.name: c for c in previous or ()}
     widened: list[tuple[Column, Column]] = []
     converted: list[tuple[Column, Column]] = []
     for col in source:
         tcol = have.get(col.name)
         if tcol is None or not _enforces_types(dialect) or _same_type(tcol.type, col.type):
             continue
-        (widened if widens(tcol.type, col.type) else converted).append((tcol, col))
+        was = before.get(col.name)
+        grew = was is not None and (_same_type(tcol.type, was.type) or not widens(tcol.type, was.type))
+        (widened if grew and widens(tcol.type, col.type) else converted).append((tcol, col))
     return SchemaDiff(
         added=tuple(c for c in source if c.name not in have),
         widened=tuple(widened),
@@ -152,13 +175,18 @@ def compare_columns(dialect: Dialect, source: Sequence[Column], target: Sequence
     )
 
 
-def evolve_target(sess: Session, cfg: MapperConfig, columns: Sequence[Column]) -> list[str]:
+def evolve_target(
+    sess: Session, cfg: MapperConfig, columns: Sequence[Column], previous: Sequence[Column] | None = None
+) -> list[str]:
     """Bring an existing target in line with the source's columns as ``cfg.on_schema_change`` says; returns the
-    changes made or decided (for the job log). Raises :class:`SchemaError` naming the fix where it cannot."""
+    changes made or decided (for the job log). Raises :class:`SchemaError` naming the fix where it cannot.
+
+    :param previous: the source's columns at the mapref's previous plan (None: unknown; nothing widens).
+    """
     d = sess.dialect
     target = sess.describe(d.select_all_sql(cfg.table))
     _require_layout(cfg, [c.name for c in target])
-    diff = compare_columns(d, columns, target)
+    diff = compare_columns(d, columns, target, previous)
     mode = cfg.on_schema_change
     for tcol, scol in diff.converted:
         log.info("column %s: the source's type is %s, the target's %s: loaded as the target's type", scol.name,
@@ -228,6 +256,19 @@ def widens(target: ColumnType, source: ColumnType) -> bool:
     if t.kind == s.kind and t.kind in _FRACTIONAL and t.dialect == s.dialect:
         return _fraction_digits(s) > _fraction_digits(t)
     return False
+
+
+def encode_columns(columns: Sequence[Column]) -> list[dict[str, Any]]:
+    """The source's columns as JSON-friendly dicts (kept with the plan: the next plan's ``previous``)."""
+    return [{"name": c.name, **dataclasses.asdict(c.type)} for c in columns]
+
+
+def decode_columns(data: Any) -> list[Column] | None:
+    """Inverse of :func:`encode_columns`; None for a plan that recorded none (made before it did)."""
+    if not isinstance(data, list):
+        return None
+    known = {f.name for f in dataclasses.fields(ColumnType)}
+    return [Column(d["name"], ColumnType(**{k: v for k, v in d.items() if k in known})) for d in data]
 
 
 # ---- internals ------------------------------------------------------------------------------------------------

@@ -99,6 +99,17 @@ class ChunkLedger:
         found = sess.query(sql, {"mapref": self.mapref, "run_id": run_id})
         return list(json.loads(found[0][0])) if found and found[0][0] else None
 
+    def latest_plan(self, sess: Session, tries: int = 5) -> list[dict[str, Any]] | None:
+        """The chunk dicts of the mapref's most recently started run that has a plan (None if none; only the
+        ``tries`` latest runs are looked at, runs whose plan failed have none)."""
+        sql = sess.dialect.select_sql(self.tables.joblog, ["run_id"], ["mapref"], order_by="started_at")
+        runs = [r[0] for r in sess.query(sql, {"mapref": self.mapref})]
+        for run_id in reversed(runs[-tries:]):
+            plan = self.plan_of(sess, run_id)
+            if plan:
+                return plan
+        return None
+
     def frozen_plan(self, sess: Session, run_id: str) -> list[dict[str, Any]] | None:
         """The plan an earlier try of this run froze, if any of its chunks already committed (else None)."""
         if not self._chunks(sess, {"run_id": run_id, "status": "success"}):

@@ -169,6 +169,31 @@ def test_wider_source_types_widen_the_postgresql_target(field_db: EndpointFactor
 
 
 @pytest.mark.parametrize("strategy", ["scd1", "scd2"])
+def test_a_target_the_user_made_narrower_is_not_widened(field_db: EndpointFactory, strategy: str) -> None:
+    """Widening follows the source's growth: a target column narrower than the source's from the first run (a
+    table the user created so) is loaded by conversion, a value that does not fit refused, the column left as is,
+    also when the source grows further."""
+    src, tgt = field_db("source", "pg"), field_db("target", "pg")
+    make_source(src)
+    scd2 = ", valid_from timestamptz, valid_to timestamptz, is_current boolean, row_hash text" * (strategy == "scd2")
+    tgt.execute(f"CREATE TABLE dim (id integer PRIMARY KEY, name varchar(3), qty smallint, price numeric(10,2){scd2})")
+    if strategy == "scd2":
+        tgt.execute("ALTER TABLE dim DROP CONSTRAINT dim_pkey")
+    src.execute("UPDATE src SET name = 'long' WHERE id = 3")  # 4 characters: does not fit varchar(3)
+    c = cfg(strategy, max_error_rows=5)
+    first = run(c, src, tgt, 1)
+    check("run 1", counters(first, *COUNTERS, "rows_rejected"), {**want(N, N - 1, 0, 0), "rows_rejected": 1})
+    assert "schema:" not in message(tgt, 1)
+    src.execute("ALTER TABLE src ALTER COLUMN name TYPE varchar(50), ALTER COLUMN qty TYPE bigint")
+    second = run(c, src, tgt, 2)
+    # the refused row is refused again; the others are unchanged
+    check("run 2", counters(second, *COUNTERS, "rows_rejected"), {**want(N, 0, 0, 0), "rows_rejected": 1})
+    assert "widened" not in message(tgt, 2)
+    declared = columns(tgt)
+    assert (declared["name"], declared["qty"]) == ("character varying(3)", "smallint")
+
+
+@pytest.mark.parametrize("strategy", ["scd1", "scd2"])
 def test_wider_source_types_need_no_ddl_on_sqlite(field_db: EndpointFactory, strategy: str) -> None:
     src, tgt = field_db("source", "pg"), field_db("target", "sqlite")
     make_source(src)

@@ -84,7 +84,9 @@ def test_compare_columns_on_postgresql_sorts_every_difference() -> None:
               col("code", "text"), col("old", "text")]  # fmt: skip
     source = [col("id", "int4"), col("name", "varchar(50)"), col("qty", "int8"), col("price", "numeric(12,2)"),
               col("code", "int4"), col("email", "varchar(80)")]  # fmt: skip
-    diff = compare_columns(PostgresDialect(), source, target)
+    previous = [col("id", "int4"), col("name", "varchar(10)"), col("qty", "int4"), col("price", "numeric(10,2)"),
+                col("code", "text"), col("old", "text")]  # fmt: skip  # the source at the previous plan
+    diff = compare_columns(PostgresDialect(), source, target, previous)
     assert [c.name for c in diff.added] == ["email"]
     assert [(t.name, t.type.native, s.type.native) for t, s in diff.widened] == [
         ("name", "varchar(10)", "varchar(50)"),
@@ -116,9 +118,35 @@ def test_compare_columns_matches_a_neutral_source_type_to_the_postgresql_type_it
     source = [Column("id", ColumnType("bigint")), Column("v", ColumnType("text")), Column("x", ColumnType("double")),
               Column("n", ColumnType("varchar", length=40))]  # fmt: skip
     target = [col("id", "int8"), col("v", "text"), col("x", "float8"), col("n", "varchar(20)")]
-    diff = compare_columns(PostgresDialect(), source, target)
+    previous = [*source[:3], Column("n", ColumnType("varchar", length=20))]
+    diff = compare_columns(PostgresDialect(), source, target, previous)
     assert diff.converted == ()
     assert [(t.name, s.type.kind, s.type.length) for t, s in diff.widened] == [("n", "varchar", 40)]
+
+
+def test_a_target_narrower_than_the_source_already_at_the_previous_plan_is_not_widened() -> None:
+    """Widening follows the source's growth: a column the user made narrower (or a table first loaded with no
+    previous plan known) is converted into, not altered."""
+    target = [col("id", "int4"), col("qty", "int2"), col("name", "varchar(5)")]
+    now = [col("id", "int4"), col("qty", "int8"), col("name", "varchar(50)")]
+    for previous in (None, [col("id", "int4"), col("qty", "int4"), col("name", "varchar(10)")]):
+        diff = compare_columns(PostgresDialect(), now, target, previous)
+        assert diff.widened == () and not diff.changes_target
+        assert [(t.name, s.type.native) for t, s in diff.converted] == [("qty", "int8"), ("name", "varchar(50)")]
+    # the source grew from what the target held: widened; a column new to the source since then: converted
+    grown = compare_columns(PostgresDialect(), now, target, [col("id", "int4"), col("qty", "int2")])
+    assert [(t.name, s.type.native) for t, s in grown.widened] == [("qty", "int8")]
+    assert [t.name for t, _ in grown.converted] == ["name"]
+
+
+def test_source_columns_round_trip_through_json() -> None:
+    import json
+
+    from airflow_mapper_provider.target import decode_columns, encode_columns
+
+    columns = [col("id", "int4"), col("price", "numeric(12,2)"), Column("v", ColumnType("varchar", length=9))]
+    assert decode_columns(json.loads(json.dumps(encode_columns(columns)))) == columns
+    assert decode_columns(None) is None  # a plan made before the source's columns were recorded
 
 
 def test_compare_columns_on_sqlite_compares_names_only() -> None:
