@@ -25,7 +25,7 @@ from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import Column, ColumnType, Dialect
 from airflow_mapper_provider.errors import classify
 from airflow_mapper_provider.exceptions import ConfigError, SchemaError
-from airflow_mapper_provider.identifiers import TableName, derived_name, validate_identifier
+from airflow_mapper_provider.identifiers import derived_name, validate_identifier
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ _FRACTIONAL = frozenset({"timestamp", "timestamptz", "time"})
 def _enforces_types(d: Dialect) -> bool:
     """The target database holds each column to its declared type (PostgreSQL; SQLite stores any value in any
     column, so a wider source type needs no DDL there)."""
-    return bool(getattr(d, "converts_in_sql", False))
+    return d.enforces_types
 
 
 def _same_type(target: ColumnType, source: ColumnType) -> bool:
@@ -341,11 +341,11 @@ def _alter(sess: Session, cfg: MapperConfig, diff: SchemaDiff) -> list[str]:
     """append_new_columns: ADD COLUMN for each new source column, ALTER COLUMN TYPE for each widening."""
     d, notes = sess.dialect, []
     for col in diff.added:
-        _ddl(sess, cfg, col.name, _add_column_sql(d, cfg.table, col))
+        _ddl(sess, cfg, col.name, d.add_column_sql(cfg.table, col))
     if diff.added:
         notes.append("added column(s) " + ", ".join(_typed(c) for c in diff.added))
     for tcol, scol in diff.widened:
-        _ddl(sess, cfg, tcol.name, _alter_type_sql(d, cfg.table, tcol.name, d.type_ddl(scol.type)))
+        _ddl(sess, cfg, tcol.name, d.alter_column_type_sql(cfg.table, tcol.name, d.type_ddl(scol.type)))
     if diff.widened:
         notes.append("widened column(s) " + ", ".join(_change(t, s) for t, s in diff.widened))
     for note in notes:
@@ -368,16 +368,6 @@ def _ddl(sess: Session, cfg: MapperConfig, column: str, sql: str) -> None:
 
 def _kept_note(diff: SchemaDiff) -> list[str]:
     return [f"kept target column(s) not in the source (NULL in new rows): {', '.join(diff.kept)}"] if diff.kept else []
-
-
-def _add_column_sql(d: Dialect, table: TableName, column: Column) -> str:
-    # (belongs in dialects/: Dialect.add_column_sql)
-    return f"ALTER TABLE {d.table(table)} ADD COLUMN {d.quote(column.name)} {d.type_ddl(column.type)}"
-
-
-def _alter_type_sql(d: Dialect, table: TableName, column: str, type_ddl: str) -> str:
-    # (belongs in dialects/: PostgresDialect.alter_column_type_sql; only called where _enforces_types)
-    return f"ALTER TABLE {d.table(table)} ALTER COLUMN {d.quote(column)} TYPE {type_ddl}"
 
 
 def _native(col: Column) -> str:

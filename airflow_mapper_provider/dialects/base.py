@@ -52,6 +52,9 @@ class Dialect:
     #: Staged rows are converted into an existing target's column types in SQL (:meth:`cast_sql`,
     #: :meth:`lossy_sql`); else the row path's values must already fit the target's columns.
     converts_in_sql = False
+    #: The database holds each column to its declared type (a wider source type needs ALTER ... TYPE); SQLite
+    #: stores any value in any column.
+    enforces_types = False
 
     # ---- names and values -------------------------------------------------------------------------------
     def quote(self, ident: str) -> str:
@@ -382,6 +385,13 @@ class Dialect:
         cond = f" WHERE {where}" if where else ""
         kind = "UNIQUE INDEX" if unique else "INDEX"
         return f"CREATE {kind} {index} ON {self.table(table)} ({self.cols(columns)}){cond}"
+
+    def add_column_sql(self, table: TableName, column: Column) -> str:
+        return f"ALTER TABLE {self.table(table)} ADD COLUMN {self.quote(column.name)} {self.type_ddl(column.type)}"
+
+    def alter_column_type_sql(self, table: TableName, column: str, type_ddl: str) -> str:
+        """Change a column's declared type (only where :attr:`enforces_types`)."""
+        raise UnsupportedError(f"the {self.name} dialect does not change column types")
 
     def create_schema_sql(self, schema: str) -> str:
         return f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}"

@@ -111,6 +111,10 @@ class PostgresDialect(Dialect):
 
     # ---- conversion into an existing target's types ------------------------------------------------------
     converts_in_sql = True
+    enforces_types = True
+
+    def alter_column_type_sql(self, table: TableName, column: str, type_ddl: str) -> str:
+        return f"ALTER TABLE {self.table(table)} ALTER COLUMN {self.quote(column)} TYPE {type_ddl}"
 
     def cast_sql(self, expr: str, src: ColumnType, dst: ColumnType) -> str:
         """Naive timestamps are UTC instants: timestamp <-> timestamptz convert at UTC, whatever the session's
