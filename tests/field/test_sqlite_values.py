@@ -12,6 +12,7 @@
    stored as DECIMAL_TEXT compares by value (``10.5`` > ``9.5``), on a SQLite target and on a SQLite source.
 5. ``interval`` into SQLite is refused at plan time, naming the column and the fix, creating no table.
 6. A failing statement on the SQLite path shows no row value (bound parameters are hidden).
+7. SQLite -> SQLite keeps the declared types (an expression column gets its values' type) and the stored values.
 """
 
 from __future__ import annotations
@@ -275,3 +276,32 @@ def test_sqlite_load_failure_shows_no_row_value(field_db: EndpointFactory) -> No
     assert not any(SECRET in e for e in run.errors), run.errors
     logged = tgt.query("SELECT message FROM mapper_chunklog WHERE status = 'failed'")
     assert logged and not any(SECRET in str(m) for (m,) in logged), logged
+
+
+# ---- SQLite -> SQLite -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["scd1", "scd2"])
+def test_sqlite_to_sqlite_keeps_declared_types_and_values(field_db: EndpointFactory, strategy: str) -> None:
+    src, tgt = field_db("source", "sqlite"), field_db("target", "sqlite")
+    src.execute(
+        "CREATE TABLE s (id INTEGER PRIMARY KEY, amount NUMERIC(12,2), exact DECIMAL_TEXT(38,10), ratio REAL, "
+        "at TIMESTAMPTZ, flag BOOLEAN, doc JSON, raw BLOB, name VARCHAR(20))"
+    )
+    src.executemany(
+        "INSERT INTO s VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(i, i + 0.25, f"{i}234567890123456789012345678.0123456789", 0.1 * i, f"2026-03-01 12:00:0{i % 10}+00:00",
+          i % 2, '{"a": 1.50}', bytes([i % 256, 0]), f"n{i}") for i in range(1, 201)],
+    )  # fmt: skip
+    cfg = config(strategy, "s", ("id",), chunk_size=50, min_rows_for_parallel=0)
+    sql = "SELECT id, amount, exact, ratio, at, flag, doc, raw, name, amount * 2 AS doubled FROM s"
+    _ok(load(cfg, src, tgt, "r1", sql, RUNS[0]))
+    declared = _declared(tgt, "s")
+    assert {k: declared[k] for k in ("amount", "exact", "at", "doc", "doubled")} == {
+        "amount": "NUMERIC(12,2)", "exact": "DECIMAL_TEXT(38,10)", "at": "TIMESTAMPTZ", "doc": "JSON",
+        "doubled": "REAL",
+    }  # fmt: skip
+    want = src.query("SELECT id, amount, exact, ratio, at, flag, doc, raw, name, amount * 2 FROM s ORDER BY id")
+    assert tgt.query("SELECT id, amount, exact, ratio, at, flag, doc, raw, name, doubled FROM s ORDER BY id") == want
+    second = _ok(load(cfg, src, tgt, "r2", sql, RUNS[1]))
+    check("run 2 (no change)", counters(second, *CHANGES), {**dict.fromkeys(CHANGES, 0), "rows_unchanged": 200})
