@@ -114,6 +114,7 @@ def _prepare_target(cfg: MapperConfig, target: Session, tables: MapperTables, co
     target evolved as on_schema_change says. Returns the schema changes (for the job log)."""
     if ddl_lock := target.dialect.ddl_lock_sql():
         target.query(ddl_lock)
+    target.dialect.check_source_types(columns)  # before any DDL: an existing target too
     tables.ensure(target)
     previous = ChunkLedger(tables, cfg.mapref).latest_plan(target) or [{}]
     schema_changes = ensure_target(target, cfg, columns, decode_columns(previous[0].get(SOURCE_COLUMNS_FIELD)))

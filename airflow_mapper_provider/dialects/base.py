@@ -150,6 +150,10 @@ class Dialect:
             return f"{'VARCHAR' if k == 'varchar' else 'CHAR'}({ctype.length})"
         return _PORTABLE_TYPES.get(k, "TEXT")
 
+    def check_source_types(self, columns: Sequence[Column]) -> None:
+        """Refuse, at plan time and naming the column and the fix, source columns whose type this database
+        cannot hold exactly (nothing to refuse here)."""
+
     def same_type(self, a: ColumnType, b: ColumnType) -> bool:
         """``a`` and ``b`` (both described by this database) are one type: no conversion between them."""
         return a.native == b.native

@@ -146,3 +146,22 @@ def test_enum_citext_and_enum_arrays_from_a_database_whose_types_the_target_lack
     pg_exec(src, "UPDATE s SET c = 'bob' WHERE id = 1")  # citext '=' says equal; the text form changed
     _, _, s3 = run_all(cfg, pg_dbs.source_uri, pg_dbs.target_uri, "r3", sql, RUNS[2])
     assert (s3.rows_updated, s3.rows_expired) == (1, 1 if strategy == "scd2" else 0)
+
+
+def test_an_interval_into_an_existing_sqlite_table_is_refused_at_plan(pg_dbs, tmp_path):
+    """SQLite cannot hold an interval exactly: refused before any chunk, also when the target table exists."""
+    import sqlite3
+
+    from airflow_mapper_provider.exceptions import UnsupportedError
+
+    src = pg_dbs.source_dsn
+    pg_exec(src, "CREATE TABLE s (id int PRIMARY KEY, waited interval)")
+    pg_exec(src, "INSERT INTO s VALUES (1, '1 mon'), (2, '30 days')")
+    path = tmp_path / "t.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, waited TEXT)")
+    with pytest.raises(UnsupportedError, match=r"waited.*(::text|extract)"):
+        run_all(config("scd1", "t", keys=("id",)), pg_dbs.source_uri, f"sqlite:///{path}", "r1", "SELECT * FROM s")
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'mapper_%'").fetchone() == (0,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import sqlite3
 from types import SimpleNamespace
 
@@ -407,7 +408,11 @@ def test_sqlite_data_errors_name_the_column_not_the_value(tmp_path, sql, params,
     ("value", "kind", "named"),
     [
         (dt.timedelta(hours=1), PERMANENT, "Python datetime.timedelta value: cast or clean column v in source_sql"),
-        (dt.time(1, 2), PERMANENT, "Python datetime.time value: cast or clean column v in source_sql"),
+        (
+            ipaddress.ip_address("10.0.0.1"),
+            PERMANENT,
+            "Python IPv4Address value: cast or clean column v in source_sql",
+        ),
         (2**70, DATA, "a value of column v is out of the driver's range"),
     ],
 )
