@@ -25,8 +25,8 @@ from typing import Any
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import Column
 from airflow_mapper_provider.dialects.types import TEXT_KINDS
-from airflow_mapper_provider.errors import DATA, classify
 from airflow_mapper_provider.exceptions import ConversionError
+from airflow_mapper_provider.salvage import under_savepoint
 from airflow_mapper_provider.state.rejects import Reject, RejectLog
 from airflow_mapper_provider.strategies import conversion as sql
 from airflow_mapper_provider.strategies import rules
@@ -191,20 +191,10 @@ class Converter:
         return self.columns
 
     def _attempt(
-        self, sql: str, params: dict[str, Any] | None = None
+        self, query: str, params: dict[str, Any] | None = None
     ) -> tuple[list[tuple[Any, ...]], tuple[str, str] | None]:
-        """Run the query ``sql`` under a savepoint: (its rows, None), or on a data error, which rolls back to the
+        """Run ``query`` under a savepoint: (its rows, None), or on a data error, which rolls back to the
         savepoint, ([], (code, full text))."""
-        d, s = self.sess.dialect, self.sess
-        s.execute(d.savepoint_sql("set", _SAVEPOINT))
-        try:
-            rows = s.query(sql, params)
-        except Exception as exc:
-            found = classify(exc)
-            if found is None or found.kind != DATA:
-                raise
-            s.execute(d.savepoint_sql("rollback", _SAVEPOINT))
-            s.execute(d.savepoint_sql("release", _SAVEPOINT))
-            return [], (found.code or "unknown", found.full)
-        s.execute(d.savepoint_sql("release", _SAVEPOINT))
-        return rows, None
+        rows: list[tuple[Any, ...]] = []
+        error = under_savepoint(self.sess, lambda: rows.extend(self.sess.query(query, params)), _SAVEPOINT)
+        return rows, error

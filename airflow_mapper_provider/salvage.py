@@ -140,20 +140,25 @@ class Salvager:
         return self._attempt(work)
 
     def _attempt(self, work: Callable[[], object]) -> tuple[str, str] | None:
-        """Run ``work`` under a savepoint; on a data error roll back to it and return (code, message)."""
-        d, t = self.target.dialect, self.target
-        t.execute(d.savepoint_sql("set", _SAVEPOINT))
-        try:
-            work()
-        except Exception as exc:
-            found = classify(exc)
-            if found is None or found.kind != DATA:
-                raise
-            t.execute(d.savepoint_sql("rollback", _SAVEPOINT))
-            t.execute(d.savepoint_sql("release", _SAVEPOINT))
-            return found.code or "unknown", found.full
-        t.execute(d.savepoint_sql("release", _SAVEPOINT))
-        return None
+        return under_savepoint(self.target, work)
+
+
+def under_savepoint(sess: Session, work: Callable[[], object], name: str = _SAVEPOINT) -> tuple[str, str] | None:
+    """Run ``work`` under a savepoint of ``sess``; on a data error roll back to it and return (code, the database's
+    full message); other errors propagate."""
+    d = sess.dialect
+    sess.execute(d.savepoint_sql("set", name))
+    try:
+        work()
+    except Exception as exc:
+        found = classify(exc)
+        if found is None or found.kind != DATA:
+            raise
+        sess.execute(d.savepoint_sql("rollback", name))
+        sess.execute(d.savepoint_sql("release", name))
+        return found.code or "unknown", found.full
+    sess.execute(d.savepoint_sql("release", name))
+    return None
 
 
 def pick_duplicates(

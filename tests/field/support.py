@@ -111,22 +111,7 @@ class Run:
 def load(cfg: MapperConfig, source: Endpoint, target: Endpoint, run_id: str, sql: str, effective_time: str) -> Run:
     """Like tests.helpers.run_all, but a failing chunk is recorded and the others still run: the test then
     reports every counter, not only the first exception."""
-    errors: list[str] = []
-    results: list[ChunkResult] = []
-    with sessions(source.uri, target.uri) as (src, tgt):
-        chunks = plan_run(cfg, sql, run_id, effective_time, 1024, src, tgt)
-        for chunk in chunks:
-            spec = ChunkSpec.from_dict(chunk)
-            try:
-                results.append(ChunkJob(cfg, spec, sql, run_id, 1, src, tgt).run())
-            except Exception as exc:
-                errors.append(f"chunk {spec.index}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
-                src.rollback()
-        try:
-            summary = finalize_run(cfg, run_id, chunks, tgt)
-        except ChunkFailedError:
-            summary = RunSummary.from_results([ChunkSpec.from_dict(c).index for c in chunks], results)
-    return Run(chunks, results, summary, errors)
+    return load_detailed(cfg, source, target, run_id, sql, effective_time)
 
 
 def counters(run: Run, *names: str) -> dict[str, int]:
