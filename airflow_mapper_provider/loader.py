@@ -143,7 +143,7 @@ class ChunkJob:
             raise
         columns = load_columns(self.cfg, columns, self._target_columns())  # on_schema_change='ignore': a subset
         ctx = dataclasses.replace(self._context(columns), salvage=salvage)
-        mover = Transfer(self.cfg, self.spec, self.source, self.target)
+        mover = Transfer(self.cfg, self.spec, self.source, self.target, self._target_columns())
         direct = not salvage and self._direct_ok(ctx, mover)
         into = self.target.dialect.table(self.cfg.table) if direct else self.target.dialect.temp_name(STAGE)
         if not direct:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Generator, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from airflow_mapper_provider.config import SCD2_COLUMNS, MapperConfig
 from airflow_mapper_provider.db import PgSession, SaSession, Session, load_for_portable_target
-from airflow_mapper_provider.dialects import sqlite
+from airflow_mapper_provider.dialects import Column, sqlite
 from airflow_mapper_provider.models import ChunkSpec
 from airflow_mapper_provider.planning import bucket_of
 from airflow_mapper_provider.salvage import Salvager
@@ -38,8 +38,9 @@ class Transfer:
     spec: ChunkSpec
     source: Session
     target: Session
+    #: The existing target's columns, as the target describes them (the loader's, described once per chunk).
+    target_columns: Sequence[Column] = ()
     source_failed: bool = False
-    _target_types: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     def binary_ok(self, ctx: ApplyContext, direct: bool) -> bool:
         """A binary COPY fits: staging when it has the source's types (a type the target database lacks, such as
@@ -48,10 +49,7 @@ class Transfer:
         if not direct:
             d = self.target.dialect
             return all(d.type_ddl(c.type) == c.type.native for c in ctx.columns)
-        if self._target_types is None:  # asked by the path choice and again by move(): describe once
-            described = self.target.describe(self.target.dialect.select_all_sql(self.cfg.table))
-            self._target_types = {c.name: c.type.native for c in described}
-        have = self._target_types
+        have = {c.name: c.type.native for c in self.target_columns}
         need = {c.name: c.type.native for c in ctx.columns}
         if ctx.strategy == "scd2":
             need.update(_SCD2_NATIVE)
