@@ -184,6 +184,9 @@ class ChunkJob:
         d = self.target.dialect
         if not d.converts_in_sql:
             return ctx
+        have = {c.name: c.type for c in self._target_columns()}
+        if all(c.name in have and d.same_type(c.type, have[c.name]) for c in ctx.columns):
+            return ctx  # staged in the target's own types (e.g. a table the mapper created): nothing to convert
         converter = Converter(self.target, ctx, self._target_columns(), self.spec.label)
         if not converter:
             return ctx
