@@ -92,6 +92,18 @@ class MapperTables:
             (self.rejects, REJECTS_COLUMNS, ()),
         )
         for table, columns, key in specs:
+            cols = [Column(name, ctype) for name, ctype in columns]
             if not sess.table_exists(table):
-                cols = [Column(name, ctype) for name, ctype in columns]
                 sess.execute(d.create_table_sql(table, cols, primary_key=key))
+            else:
+                add_missing_columns(sess, table, cols)
+
+
+def add_missing_columns(sess: Session, table: TableName, columns: list[Column]) -> list[str]:
+    """Add the columns of ``columns`` an existing mapper table lacks (a table created by an earlier version of the
+    provider); returns their names. New columns are nullable: rows of earlier versions read them as NULL."""
+    have = {c.name for c in sess.describe(sess.dialect.select_all_sql(table))}
+    missing = [c for c in columns if c.name not in have]
+    for column in missing:
+        sess.execute(sess.dialect.add_column_sql(table, column))
+    return [c.name for c in missing]
