@@ -45,7 +45,8 @@ CHECKPOINT_COLUMNS = (
     ("updated_at", _TS),
 )  # fmt: skip
 
-LOCK_COLUMNS = (("mapref", _T), ("run_id", _T), ("acquired_at", _TS))
+#: ``dag_id`` and ``task_group``: where the owning run's tasks are in Airflow (a waiting run asks Airflow about them).
+LOCK_COLUMNS = (("mapref", _T), ("run_id", _T), ("acquired_at", _TS), ("dag_id", _T), ("task_group", _T))
 
 REJECTS_COLUMNS = (
     ("mapref", _T), ("run_id", _T), ("chunk_index", _INT), ("key_values", _T), ("row_json", _T),
