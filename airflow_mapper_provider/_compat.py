@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from airflow.sdk import BaseHook, BaseOperator, TaskGroup
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowRescheduleException
 
 try:  # Airflow >= 3.1
     from airflow.sdk import TriggerRule
 except ImportError:  # pragma: no cover - older 3.0
     from airflow.utils.trigger_rule import TriggerRule  # type: ignore[no-redef]
 
-__all__ = ["AirflowException", "AirflowFailException", "BaseHook", "BaseOperator", "TaskGroup", "TriggerRule"]
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowRescheduleException",
+    "BaseHook",
+    "BaseOperator",
+    "TaskGroup",
+    "TriggerRule",
+]
 
 
 def max_map_length() -> int:

@@ -7,6 +7,8 @@ whether Airflow should spend a retry on it; only that boundary turns a non-retry
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MapperError(Exception):
     """Base class of all mapper errors."""
@@ -59,3 +61,35 @@ class CheckpointNullError(DataError):
 
 class DeleteGuardError(MapperError):
     """detect_deletes: the run would delete more of the target than allowed (or the extract was empty)."""
+
+
+class RunLockedError(MapperError):
+    """Another run of the same mapref owns it: runs of one mapref never overlap.
+
+    :param owner: the live owner that blocks a plan (None: this run lost the mapref to another run).
+    :param reason: why the owner counts as live (or, with no owner, the whole message).
+    """
+
+    def __init__(self, owner: Any, reason: str, mapref: str) -> None:
+        self.owner = owner
+        self.reason = reason
+        self.mapref = mapref
+        if owner is None:
+            super().__init__(reason)
+        else:
+            super().__init__(
+                f"run {owner.run_id!r} of {mapref} owns this mapref since {owner.since} and its job log says "
+                f"{owner.status!r}: {reason}. Runs of one mapref never overlap"
+            )
+
+
+class LockTimeoutError(MapperError):
+    """A run waited ``lock_timeout`` for the run owning its mapref."""
+
+
+class ChunkStoppedError(MapperError):
+    """The chunk was stopped (on_kill: the user marked the run or task failed/success, or the worker shut down):
+    its transaction rolled back, nothing of it committed. Retryable: after a worker shutdown Airflow retries it;
+    after a user's stop the server has already set the task's state and ignores the outcome."""
+
+    retryable = True

@@ -32,7 +32,7 @@ from airflow_mapper_provider.planning import (
     thin_bounds,
 )
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
-from airflow_mapper_provider.state.checkpoint import CheckpointStore, RunLock
+from airflow_mapper_provider.state.checkpoint import CheckpointStore, Judge, RunLock, executing_only
 from airflow_mapper_provider.strategies.deletes import SeenKeys
 from airflow_mapper_provider.takeover import Inheritance, take_over
 from airflow_mapper_provider.target import (
@@ -64,24 +64,32 @@ def plan_run(
     max_chunks: int,
     source: Session,
     target: Session,
+    owner: tuple[str, str] | None = None,
+    judge: Judge = executing_only,
 ) -> list[dict[str, Any]]:
-    """Plan one run and record it as 'running' in the job log; returns the ChunkSpec dicts for XCom."""
+    """Plan one run and record it as 'running' in the job log; returns the ChunkSpec dicts for XCom.
+
+    :param owner: (dag_id, task group id) of this run's tasks in Airflow, kept in the lock row for waiting runs.
+    :param judge: decides whether an unfinished run owning the mapref is live (:class:`RunLockedError`) or dead
+        (taken over); see :mod:`~airflow_mapper_provider.state.checkpoint`.
+    """
     t0 = time.monotonic()
     sql = validate_source_sql(source_sql)
     with source_sql_checked_by_database():
         columns = source.describe(sql)
     check_source_columns(cfg, columns)
     tables = MapperTables(cfg.meta_schema)
-    schema_changes = _prepare_target(cfg, target, tables, columns)
+    _prepare_mapper_tables(target, tables, columns)
     ledger = ChunkLedger(tables, cfg.mapref)
-    lock = RunLock(tables, cfg.mapref)
+    lock = RunLock(tables, cfg.mapref, *(owner or (None, None)))
     lock.announce(target, run_id)
     if (ledger.job_row(target, run_id) or {}).get("status") == "abandoned":
         target.commit()
         log.info("plan %s: run %s was taken over by a later run, which loaded its rows: nothing to do", cfg.mapref,
                  run_id)  # fmt: skip
         return []
-    taken = lock.take(target, run_id, lambda rid: (ledger.job_row(target, rid) or {}).get("status"))
+    taken = lock.take(target, run_id, lambda rid: (ledger.job_row(target, rid) or {}).get("status"), judge)
+    schema_changes = _prepare_target(cfg, target, tables, columns)  # owning the mapref: no live run reads it
     frozen = ledger.frozen_plan(target, run_id)
     if cfg.load_strategy == "scd2" and not cfg.effective_column:
         _check_effective_time(target, cfg, frozen[0]["effective_time"] if frozen else effective_time)
@@ -109,13 +117,17 @@ def plan_run(
     return plan
 
 
-def _prepare_target(cfg: MapperConfig, target: Session, tables: MapperTables, columns: list[Column]) -> list[str]:
-    """The mapper tables, the target table and (detect_deletes) the key table, created where missing; an existing
-    target evolved as on_schema_change says. Returns the schema changes (for the job log)."""
+def _prepare_mapper_tables(target: Session, tables: MapperTables, columns: list[Column]) -> None:
+    """The mapper tables, created where missing (the lock row lives there); the DDL lock is held until commit."""
     if ddl_lock := target.dialect.ddl_lock_sql():
         target.query(ddl_lock)
     target.dialect.check_source_types(columns)  # before any DDL: an existing target too
     tables.ensure(target)
+
+
+def _prepare_target(cfg: MapperConfig, target: Session, tables: MapperTables, columns: list[Column]) -> list[str]:
+    """The target table and (detect_deletes) the key table, created where missing; an existing target evolved as
+    on_schema_change says; committed with the lock taken. Returns the schema changes (for the job log)."""
     previous = ChunkLedger(tables, cfg.mapref).latest_plan(target) or [{}]
     schema_changes = ensure_target(target, cfg, columns, decode_columns(previous[0].get(SOURCE_COLUMNS_FIELD)))
     if cfg.detect_deletes:  # where chunks record the keys they saw (see strategies/deletes.py)

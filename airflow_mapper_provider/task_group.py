@@ -14,6 +14,7 @@ from airflow_mapper_provider.operators import (
     MapperPlanOperator,
 )
 from airflow_mapper_provider.operators.load import MAP_INDEX_TEMPLATE
+from airflow_mapper_provider.operators.plan import LOCK_POKE_INTERVAL, LOCK_TIMEOUT
 
 #: Retry defaults of the three tasks; MapperOperator keyword arguments win, then the DAG's default_args.
 RETRY_DEFAULTS: dict[str, Any] = {
@@ -54,6 +55,11 @@ class MapperOperator(TaskGroup):
     :param allow_empty_extract: detect_deletes: let a source that returned no rows empty the target.
     :param on_schema_change: the source's columns differ from the existing target's: ``"append_new_columns"``
         (default: add new columns, widen types losslessly), ``"fail"`` or ``"ignore"`` (load the target's columns).
+    :param lock_timeout: another run of the same mapref owns it and is live: this run's plan waits for it, up to
+        this long (timedelta or seconds; default 6 hours), giving its worker slot back between checks (a
+        reschedule, as sensors in reschedule mode do); then it fails naming the owner. A dead owner (no task of it
+        executing) is taken over instead (README "Overlapping runs").
+    :param lock_poke_interval: how often a waiting run checks (default 30 s).
     :param task_kwargs: applied to the three tasks (retries, retry_delay, pool, ...). Unless given here or in
         the DAG's ``default_args``, tasks retry 3 times, 30 s apart, doubling up to 10 minutes
         (:data:`RETRY_DEFAULTS`); permanent errors fail at once without spending retries.
@@ -83,6 +89,8 @@ class MapperOperator(TaskGroup):
         max_delete_fraction: float = 0.5,
         allow_empty_extract: bool = False,
         on_schema_change: str = "append_new_columns",
+        lock_timeout: dt.timedelta | float = LOCK_TIMEOUT,
+        lock_poke_interval: dt.timedelta | float = LOCK_POKE_INTERVAL,
         **task_kwargs: Any,
     ) -> None:
         super().__init__(group_id=task_id)
@@ -112,7 +120,14 @@ class MapperOperator(TaskGroup):
         conf = cfg.to_dict()
         task_kwargs = _with_retry_defaults(task_kwargs, self.dag)
         with self:
-            self.plan = MapperPlanOperator(task_id="plan", config=conf, source_sql=source_sql, **task_kwargs)
+            self.plan = MapperPlanOperator(
+                task_id="plan",
+                config=conf,
+                source_sql=source_sql,
+                lock_timeout=lock_timeout,
+                lock_poke_interval=lock_poke_interval,
+                **task_kwargs,
+            )
             self.load = MapperLoadChunkOperator.partial(
                 task_id="load_chunk",
                 config=conf,

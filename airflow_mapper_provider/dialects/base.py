@@ -128,6 +128,10 @@ class Dialect:
         """Row-lock suffix of a SELECT that will modify the row ("" where transactions serialize anyway)."""
         return ""
 
+    def for_update_nowait(self) -> str:
+        """Like :meth:`for_update`, but failing at once (SQLSTATE 55P03) where another transaction holds the row."""
+        return self.for_update()
+
     def for_share(self) -> str:
         """Shared row-lock suffix of a SELECT (held until the transaction ends)."""
         return ""

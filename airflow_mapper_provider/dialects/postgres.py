@@ -206,6 +206,9 @@ class PostgresDialect(Dialect):
     def for_update(self) -> str:
         return " FOR UPDATE"
 
+    def for_update_nowait(self) -> str:
+        return " FOR UPDATE NOWAIT"
+
     def for_share(self) -> str:
         return " FOR SHARE"
 

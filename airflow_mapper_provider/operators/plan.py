@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow_mapper_provider import db
-from airflow_mapper_provider._compat import BaseOperator, max_map_length
-from airflow_mapper_provider.exceptions import ConfigError
+from airflow_mapper_provider._compat import (
+    AirflowFailException,
+    AirflowRescheduleException,
+    BaseOperator,
+    max_map_length,
+)
+from airflow_mapper_provider.exceptions import ConfigError, LockTimeoutError, RunLockedError
 from airflow_mapper_provider.operators.common import airflow_errors, load_config
+from airflow_mapper_provider.operators.queueing import AirflowJudge, as_timedelta
 from airflow_mapper_provider.planner import plan_run
+
+log = logging.getLogger(__name__)
+
+#: How long a run waits for the run owning its mapref before it fails (MapperOperator ``lock_timeout``).
+LOCK_TIMEOUT = dt.timedelta(hours=6)
+#: How often a waiting run checks whether the owner finished (``lock_poke_interval``).
+LOCK_POKE_INTERVAL = dt.timedelta(seconds=30)
 
 
 class MapperPlanOperator(BaseOperator):
@@ -20,6 +34,9 @@ class MapperPlanOperator(BaseOperator):
     :param source_sql: the source query (templated; a path ending in .sql is read as a template). A query that
         names both ``data_interval_start`` and ``data_interval_end`` is a window query: plan refuses to run it
         over an empty data interval (see :func:`check_data_interval`).
+    :param lock_timeout: how long this run waits for another live run of the mapref (timedelta or seconds); the
+        wait is a reschedule: no worker slot is held between checks (:mod:`~.queueing`).
+    :param lock_poke_interval: time between two checks while waiting.
     """
 
     template_fields = ("source_sql",)
@@ -27,23 +44,61 @@ class MapperPlanOperator(BaseOperator):
     template_fields_renderers = {"source_sql": "sql"}
     ui_color = "#e8f0fe"
 
-    def __init__(self, *, config: dict[str, Any], source_sql: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any],
+        source_sql: str,
+        lock_timeout: dt.timedelta | float = LOCK_TIMEOUT,
+        lock_poke_interval: dt.timedelta | float = LOCK_POKE_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.source_sql = source_sql
         self.source_template = source_sql  # kept unrendered: the text (or .sql path) the user wrote
+        self.lock_timeout = as_timedelta(lock_timeout, "lock_timeout")
+        self.lock_poke_interval = as_timedelta(lock_poke_interval, "lock_poke_interval")
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         cfg = load_config(self.config)
         with airflow_errors():
             check_data_interval(self.template_text(), context)
+        ti = context["ti"]
+        judge = AirflowJudge(ti, context.get("task_state_store"))
+        group = self.task_id.rpartition(".")[0] or None
         with (
             airflow_errors(),
             db.session(cfg.source_conn_id, "source") as src,
             db.session(cfg.target_conn_id, "target") as tgt,
         ):
             eff = effective_time(context, cfg.scd2_effective_time)
-            return plan_run(cfg, self.source_sql, context["run_id"], eff, max_map_length(), src, tgt)
+            try:
+                owner = (ti.dag_id, group) if group else None
+                return plan_run(cfg, self.source_sql, context["run_id"], eff, max_map_length(), src, tgt, owner, judge)
+            except RunLockedError as exc:
+                if exc.owner is None:
+                    raise
+                locked = exc
+        self._wait(context, locked)
+
+    def _wait(self, context: Any, locked: RunLockedError) -> NoReturn:
+        """Give the worker slot back until the next check (reschedule), or fail after ``lock_timeout``."""
+        now = dt.datetime.now(dt.timezone.utc)
+        first = context["ti"].get_first_reschedule_date(context) or now
+        deadline = first + self.lock_timeout
+        if now >= deadline:
+            raise AirflowFailException(
+                f"LockTimeoutError: waited {now - first} (lock_timeout {self.lock_timeout}) for the run owning "
+                f"the mapref: {locked}. Stop that run (mark it failed), or raise lock_timeout"
+            ) from LockTimeoutError(str(locked))
+        wake = min(now + self.lock_poke_interval, deadline)
+        log.info(
+            "waiting for run %s (%s); this task gives its worker slot back and checks again at %s (lock_timeout "
+            "ends the wait at %s)", locked.owner.run_id, locked, wake.isoformat(timespec="seconds"),
+            deadline.isoformat(timespec="seconds"),
+        )  # fmt: skip
+        raise AirflowRescheduleException(wake)
 
     def template_text(self) -> str:
         """The unrendered source_sql: the user's text, or the text of the .sql file it names ("" if unknown)."""

@@ -1,25 +1,53 @@
 """The high-water mark (``mapper_checkpoint``) and the run lock (``mapper_lock``) of a mapref.
 
 The checkpoint is written by finalize in the transaction that closes the job log, only when every chunk
-succeeded. The lock row names the run that owns the mapref: plan takes it (when its owner has finished), chunks
-and finalize check they still own it, under ``FOR SHARE`` on PostgreSQL so a competing plan waits for them.
+succeeded. The lock row names the run that owns the mapref (and where its tasks are in Airflow): plan takes it
+when its owner has finished or is dead, chunks and finalize check they still own it, under ``FOR SHARE`` on
+PostgreSQL so a competing plan waits for them. A plan that finds a live owner raises :class:`RunLockedError`;
+the plan operator then waits for it (reschedule) up to ``lock_timeout``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_mapper_provider.db import Session
-from airflow_mapper_provider.exceptions import MapperError
+from airflow_mapper_provider.errors import PERMANENT, DbError, classify
+from airflow_mapper_provider.exceptions import RunLockedError
 from airflow_mapper_provider.state.ledger import _replace, utcnow
 from airflow_mapper_provider.state.tables import MapperTables
+
+#: SQLSTATE of a row lock that NOWAIT could not get.
+LOCK_NOT_AVAILABLE = "55P03"
+_NOT_A_LOCK = DbError(None, PERMANENT, "", "")
 
 #: Job log states of a run that will write nothing more (an abandoned run's rows were taken over by a later run).
 FINISHED = ("success", "failed", "abandoned")
 
 
-class RunLockedError(MapperError):
-    """Another run of the same mapref owns it: runs of one mapref never overlap."""
+@dataclass(frozen=True)
+class LockOwner:
+    """The run owning a mapref, as its lock row and job log tell (``dag_id``/``task_group`` None: written by an
+    earlier version, or by a caller outside Airflow)."""
+
+    run_id: str
+    since: Any
+    status: str | None
+    dag_id: str | None = None
+    task_group: str | None = None
+
+
+#: Decides whether an unfinished owner still lives: ``judge(owner, executing)`` with ``executing`` True when a
+#: task of it holds its session lock, False when none does, None when the database cannot tell. Returns None when
+#: the owner is dead (taken over), else why it is live.
+Judge = Callable[[LockOwner, "bool | None"], "str | None"]
+
+
+def executing_only(owner: LockOwner, executing: bool | None) -> str | None:
+    """The judge without Airflow: live only while a task of it executes (unknown counts as dead)."""
+    return "a task of it is executing" if executing else None
 
 
 class CheckpointStore:
@@ -45,11 +73,19 @@ class CheckpointStore:
 
 
 class RunLock:
-    """Which run owns a mapref. :param status_of: run_id -> job log status (None when unknown)."""
+    """Which run owns a mapref.
 
-    def __init__(self, tables: MapperTables, mapref: str) -> None:
+    :param owner_dag_id: / :param owner_task_group: where this process's run has its tasks in Airflow (written
+        into the lock row it takes, so that a waiting run can ask Airflow about them).
+    """
+
+    def __init__(
+        self, tables: MapperTables, mapref: str, owner_dag_id: str | None = None, owner_task_group: str | None = None
+    ) -> None:
         self.tables = tables
         self.mapref = mapref
+        self.dag_id = owner_dag_id
+        self.task_group = owner_task_group
 
     def announce(self, sess: Session, run_id: str) -> None:
         """Say, for as long as ``sess`` is open, that a task of ``run_id`` is executing (a shared session lock
@@ -58,42 +94,47 @@ class RunLock:
         if sql := d.alive_lock_sql():
             sess.query(sql, {"alive": self._alive_key(run_id)})
 
-    def alive(self, sess: Session, run_id: str) -> bool:
-        """Does a task of ``run_id`` execute now? (False where the database cannot tell: then only the row locks
-        of in-flight chunk transactions, which :meth:`take` waits for, protect a live run.)"""
+    def executing(self, sess: Session, run_id: str) -> bool | None:
+        """Does a task of ``run_id`` execute now? None where the database cannot tell (no session locks)."""
         d, key = sess.dialect, {"alive": self._alive_key(run_id)}
         probe = d.alive_probe_sql()
         if not probe:
-            return False
+            return None
         if not sess.scalar(probe, key):
             return True
         sess.query(d.alive_release_sql(), key)
         return False
 
-    def take(self, sess: Session, run_id: str, status_of: Any) -> str | None:
-        """Own the mapref for ``run_id`` (plan). Another run owning it that has not finished blocks, unless no
-        task of it executes: then it is taken over and its id returned, as is the id of a failed owner (the caller
-        accounts for their committed chunks); None when the mapref was free, succeeded or already ours."""
+    def take(self, sess: Session, run_id: str, status_of: Any, judge: Judge = executing_only) -> str | None:
+        """Own the mapref for ``run_id`` (plan). Another unfinished run owning it blocks (:class:`RunLockedError`)
+        unless ``judge`` finds it dead: then it is taken over and its id returned, as is the id of a failed owner
+        (the caller accounts for their committed chunks); None when the mapref was free, succeeded or already ours.
+        """
         d = sess.dialect
         if serialize := d.mapref_lock_sql():  # two plans must not both find no owner and both insert
             sess.query(serialize, {"mapref": self.mapref})
-        sql = d.select_sql(self.tables.lock, ["run_id", "acquired_at"], ["mapref"]) + d.for_update()
-        found = sess.query(sql, {"mapref": self.mapref})
-        values = {"mapref": self.mapref, "run_id": run_id, "acquired_at": utcnow()}
+        cols = ["run_id", "acquired_at", "dag_id", "task_group"]
+        select = d.select_sql(self.tables.lock, cols, ["mapref"])
+        found = sess.query(select, {"mapref": self.mapref})
+        if found and found[0][0] != run_id:  # wait for no chunk transaction of the owner: a live owner blocks
+            owner = LockOwner(found[0][0], found[0][1], status_of(found[0][0]), found[0][2], found[0][3])
+            try:
+                found = sess.query(select + d.for_update_nowait(), {"mapref": self.mapref})
+            except Exception as exc:
+                if (classify(exc) or _NOT_A_LOCK).code != LOCK_NOT_AVAILABLE:
+                    raise
+                raise RunLockedError(owner, "a chunk transaction of it is in flight", self.mapref) from None
+        values = {"mapref": self.mapref, "run_id": run_id, "acquired_at": utcnow(), "dag_id": self.dag_id,
+                  "task_group": self.task_group}  # fmt: skip
         taken = None
         if found and found[0][0] != run_id:
-            owner, since = found[0]
-            status = status_of(owner)
-            taken = owner if status == "failed" else None  # its committed chunks may still need accounting for
-            if status not in FINISHED and status is not None:
-                if self.alive(sess, owner):
-                    raise RunLockedError(
-                        f"run {owner!r} of {self.mapref} owns this mapref since {since}, its job log says "
-                        f"{status!r} and a task of it is executing: runs of one mapref never overlap. Wait for it "
-                        "to finish (or stop it); once none of its tasks runs, a new run takes over its unfinished "
-                        "work by itself"
-                    )
-                taken = owner
+            owner = LockOwner(found[0][0], found[0][1], status_of(found[0][0]), found[0][2], found[0][3])
+            taken = owner.run_id if owner.status == "failed" else None  # its committed chunks may need accounting
+            if owner.status not in FINISHED and owner.status is not None:
+                why = judge(owner, self.executing(sess, owner.run_id))
+                if why is not None:
+                    raise RunLockedError(owner, why, self.mapref)
+                taken = owner.run_id
         if not found or found[0][0] != run_id:
             _replace(sess, self.tables.lock, values, ("mapref",))
         return taken
@@ -113,6 +154,8 @@ class RunLock:
         owner = self.holds(sess, run_id)
         if owner != run_id:
             raise RunLockedError(
+                None,
                 f"run {run_id!r} no longer owns {self.mapref}: run {owner!r} took it over after this run failed; "
-                "this run's remaining chunks cannot be resumed"
+                "this run's remaining chunks cannot be resumed",
+                self.mapref,
             )
