@@ -1,9 +1,16 @@
-"""A real Airflow for a test: scheduler (LocalExecutor), dag-processor and api-server as subprocesses.
+"""A real Airflow for a test: scheduler, dag-processor, api-server (and Celery workers) as subprocesses.
 
 Everything lives in a temporary AIRFLOW_HOME with a SQLite metadata database and its own dags folder; the REST
 API is reached with a token from ``POST /auth/token`` (simple auth manager, user ``admin``, password from the
 generated passwords file), as a script or the UI would. :meth:`AirflowStack.stop` stops each process by its pid
 (scheduler first), then kills what is left of each one's own process group.
+
+LocalExecutor by default. ``AirflowStack(home, env, executor="CeleryExecutor", workers=("a", "b"))`` starts one
+``airflow celery worker`` per name, broker and result backend on the Redis database :func:`redis_url` names
+(flushed before and after), each worker reporting its name as the hostname of the task instances it runs
+(``[core] hostname_callable`` = :func:`tests.fault.worker_name.hostname`). ``executor`` may list several
+executors (``"LocalExecutor,CeleryExecutor"``, the first is the default): a DAG then picks one per task with the
+``executor`` task argument.
 """
 
 from __future__ import annotations
@@ -21,9 +28,43 @@ from typing import Any
 
 import httpx
 
+from tests.fault.worker_name import ENV as HOSTNAME_ENV
 from tests.pgserver import free_port
 
 START_GUARD_S = 120
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Redis for the Celery tests: a database number of their own on the machine's Redis, flushed before and after.
+REDIS_ENV = "MAPPER_TEST_REDIS_URL"
+REDIS_DEFAULT = "redis://127.0.0.1:6379/13"
+
+
+def redis_url() -> str:
+    return os.environ.get(REDIS_ENV, REDIS_DEFAULT)
+
+
+def redis_unreachable() -> str | None:
+    """Why :func:`redis_url` cannot be used (None when it answers PING)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(redis_url(), socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except redis.RedisError as exc:
+        return f"Redis at {redis_url()} ({REDIS_ENV}) does not answer: {exc}"
+    return None
+
+
+def flush_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url(), socket_connect_timeout=5, socket_timeout=10)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
 
 
 class AirflowStack:
@@ -31,9 +72,19 @@ class AirflowStack:
 
     :param home: an empty directory for AIRFLOW_HOME.
     :param env: extra environment (connections ``AIRFLOW_CONN_*``).
+    :param executor: ``[core] executor`` (one executor, or several separated by commas).
+    :param workers: Celery worker names (hostnames), one ``airflow celery worker`` each.
+    :param worker_concurrency: task slots of each Celery worker.
     """
 
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        home: Path,
+        env: dict[str, str],
+        executor: str = "LocalExecutor",
+        workers: tuple[str, ...] = (),
+        worker_concurrency: int = 2,
+    ) -> None:
         self.home = home
         self.dags = home / "dags"
         self.dags.mkdir(parents=True, exist_ok=True)
@@ -45,7 +96,7 @@ class AirflowStack:
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
@@ -56,8 +107,18 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.fault.worker_name.hostname",
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), base.get("PYTHONPATH", "")) if p),
             **env,
         }
+        self.workers = workers
+        self.worker_concurrency = worker_concurrency
+        if workers:
+            self.env.update({
+                "AIRFLOW__CELERY__BROKER_URL": redis_url(),
+                "AIRFLOW__CELERY__RESULT_BACKEND": redis_url(),
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(worker_concurrency),
+            })  # fmt: skip
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._token: str | None = None
         self.client = httpx.Client(base_url=self.url, timeout=30)
@@ -67,33 +128,50 @@ class AirflowStack:
         return [sys.executable, "-m", "airflow", *args]
 
     def start(self) -> None:
+        if self.workers:
+            flush_redis()
         subprocess.run(self.airflow("db", "migrate"), env=self.env, check=True, capture_output=True, timeout=300)
         self._spawn("api-server", "api-server", "--port", str(self.port), "--host", "127.0.0.1", "--workers", "1")
         self._spawn("dag-processor", "dag-processor")
         self._spawn("scheduler", "scheduler")
+        for name in self.workers:
+            # no log server (two on one port would clash; the api-server reads the task logs from this home)
+            self._spawn(name, "celery", "worker", "--celery-hostname", f"{name}@%h", "--skip-serve-logs",
+                        "--concurrency", str(self.worker_concurrency), "--pid", str(self.home / f"{name}.pid"),
+                        "--without-mingle", "--without-gossip", env={HOSTNAME_ENV: name})  # fmt: skip
         self._wait(lambda: self._health_ok(), "the api-server to answer")
+        for name in self.workers:  # celery logs "<node> ready." once it consumes the queue
+            self._wait(lambda n=name: " ready." in self.log_tail(n, 100_000), f"celery worker {name} to be ready")
 
-    def _spawn(self, name: str, *args: str) -> None:
+    def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = (self.home / f"{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen(self.airflow(*args), env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.procs[name] = subprocess.Popen(self.airflow(*args), env={**self.env, **(env or {})}, stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)  # fmt: skip
 
     def stop(self) -> None:
-        """SIGTERM each process by pid (scheduler first), wait, then SIGKILL what is left of its process group."""
+        """SIGTERM each process by pid: the scheduler first (no new task is queued), then the others at once;
+        wait, SIGKILL what is left of each process group; flush the Celery tests' Redis database."""
         self.client.close()
-        for name in ("scheduler", "dag-processor", "api-server"):
-            proc = self.procs.get(name)
-            if proc is None or proc.poll() is not None:
-                continue
+        self._terminate(["scheduler"])
+        self._terminate([*self.workers, "dag-processor", "api-server"])
+        for proc in self.procs.values():  # children (task supervisors, api workers, celery pool) live in the group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self.workers:
+            flush_redis()
+
+    def _terminate(self, names: list[str]) -> None:
+        procs = [p for n in names if (p := self.procs.get(n)) is not None and p.poll() is None]
+        for proc in procs:
             proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in procs:
             try:
-                proc.wait(30)
+                proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
-        for proc in self.procs.values():  # children (task supervisors, api workers) live in the group
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
 
     def log_tail(self, name: str, chars: int = 4000) -> str:
         path = self.home / f"{name}.log"
