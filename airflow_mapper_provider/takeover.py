@@ -59,7 +59,7 @@ def take_over(
     how = f"its unfinished work is run {run_id!r}'s" if same else "clear its tasks to resume it"
     ledger.finish_run(
         target, dead, summary, f"taken over by run {run_id!r} with {len(committed)} of {len(plan)} chunk(s) "
-        f"committed (no task of it was running); {how}"
+        f"committed (no task of it was executing); {how}"
     )  # fmt: skip
     log.warning(
         "run %s of %s had stopped with %d of %d chunk(s) committed: %s (%s)",

@@ -16,9 +16,11 @@ runner's process group: every process of the run, mid-chunk. Then either
   clearing the whole run (README: plan returns the chunk list it froze; ``airflow dags test`` cannot do this, it
   names each run after the current time). R's plan must re-use its frozen plan, committed chunks come from the
   ledger, the rest load, finalize writes R's totals and moves the checkpoint; or
-- a new run (N) started at once, no manual step: N takes the mapref over (no task of R runs any more), R's job
-  log becomes 'abandoned' with the counters of what R committed and a message naming N, N does not read again
-  what R committed, its checkpoint includes R's marks; running R again later (clearing it) does nothing.
+- a new run (N) started at once, no manual step: N's plan waits (reschedule) until R is seen dead (its chunk
+  ``running`` in Airflow, no process executing it) at two checks 30 s apart (operators/queueing.py), then N
+  takes the mapref over, R's job log becomes 'abandoned' with the counters of what R committed and a message
+  naming N, N does not read again what R committed, its checkpoint includes R's marks; running R again later
+  (clearing it) does nothing.
 
 Both must end with the reference's target (EXCEPT ALL both ways, no key twice), the reference's checkpoint, and
 job log counters that add up to what was committed (invariant 3). The process that runs the recovery or N is
@@ -150,7 +152,8 @@ class Lab:
         self.cfg = config(strategy, TABLE, ("order_id",), mapref=MAPREF, **common)
         self.ref_cfg = config(strategy, REF_TABLE, ("order_id",), mapref="crash.ref", **common)
         self.dag_kwargs = {"dag_id": dag_id, "source_sql": SQL, "target_table": TABLE, "mapref": MAPREF,
-                           "key_columns": ["order_id"], "load_strategy": strategy, "retries": 0, **common}  # fmt: skip
+                           "key_columns": ["order_id"], "load_strategy": strategy, "retries": 0,
+                           "lock_poke_interval": 2, **common}  # fmt: skip
         self.mon = psycopg.connect(dbs.target_dsn, autocommit=True)
         self.ref_counts: dict[str, int] = {}
         self.ref_checkpoint = ""
