@@ -18,7 +18,7 @@ with DAG(
     schedule="@daily",
     start_date=dt.datetime(2026, 1, 1),
     catchup=False,
-    max_active_runs=1,  # runs of one job never overlap: a second one at the same time fails its plan (RunLockedError)
+    max_active_runs=1,  # one run at a time; a second run of the mapref started anyway waits for the first
     tags=["mapper"],
     doc_md=__doc__,
 ):
