@@ -69,7 +69,9 @@ class AirflowJudge:
         return self._suspect(owner, running or ["(no task running or waiting)"])
 
     def _states(self, owner: LockOwner) -> dict[str, Any] | None:
-        if not owner.dag_id or not owner.task_group:
+        """The owner's task states by task (mapped: ``<task_id>_<map_index>``); None when they cannot be known
+        (an earlier version's lock row, an owner outside Airflow, an Airflow without ``get_task_states``)."""
+        if not owner.dag_id or not owner.task_group or not hasattr(self.ti, "get_task_states"):
             return None
         ids = [f"{owner.task_group}.{t}" for t in _TASKS]
         found = self.ti.get_task_states(dag_id=owner.dag_id, task_ids=ids, run_ids=[owner.run_id])
