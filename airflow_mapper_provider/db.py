@@ -188,6 +188,10 @@ class PgSession(Session):
         cancel = getattr(self.conn, "cancel_safe", None) or self.conn.cancel
         cancel()
 
+    def backend_pid(self) -> int:
+        """The server process of this connection (``pg_stat_activity.pid``); no round trip."""
+        return int(self.conn.info.backend_pid)
+
     def close(self) -> None:
         self.conn.close()
 
@@ -315,19 +319,22 @@ def connect(conn: Any, role: str) -> Session:
     return SaSession(_sa_engine(conn, role))
 
 
-def _connect_pg(conn: Any) -> PgSession:
+def _connect_pg(conn: Any, side: bool = False) -> PgSession:
     import psycopg
 
     extra = conn.extra_dejson or {}
     kwargs = {k: extra[k] for k in _PG_EXTRAS if k in extra}
+    if side:  # progress writes: autocommit, and never waiting long for a lock or a statement
+        kwargs["options"] = f"{kwargs.get('options', '')} {SIDE_PG_OPTIONS}".strip()
+        kwargs.setdefault("connect_timeout", SIDE_CONNECT_TIMEOUT_S)
     pg = psycopg.connect(
         host=conn.host or "localhost",
         port=conn.port or 5432,
         user=conn.login or None,
         password=conn.password or None,
         dbname=conn.schema or None,
-        application_name="airflow-mapper",
-        autocommit=False,
+        application_name=SIDE_APPLICATION if side else "airflow-mapper",
+        autocommit=side,
         **kwargs,
     )
     # values travel in binary or ISO text: a session DateStyle of 'German' or 'SQL' would make timestamps
@@ -335,6 +342,22 @@ def _connect_pg(conn: Any) -> PgSession:
     pg.execute("SET DateStyle TO ISO")
     pg.commit()
     return PgSession(pg)
+
+
+#: The progress connection (db.connect_side): its name in pg_stat_activity, and its limits.
+SIDE_APPLICATION = "airflow-mapper-progress"
+SIDE_PG_OPTIONS = "-c lock_timeout=200 -c statement_timeout=2000 -c idle_in_transaction_session_timeout=10000"
+SIDE_CONNECT_TIMEOUT_S = 5
+
+
+def connect_side(conn: Any) -> Session:
+    """A second connection to the target, for progress writes only: autocommit (each statement its own
+    transaction, never the chunk's), no lock waits worth the name (PostgreSQL: lock_timeout 200 ms, statement
+    timeout 2 s; SQLite: no busy wait at all, a locked database fails the write at once)."""
+    conn_type = (conn.conn_type or "").lower()
+    if conn_type in _PG_CONN_TYPES:
+        return _connect_pg(conn, side=True)
+    return SaSession(_sa_engine(conn, "progress"))
 
 
 def _sa_engine(conn: Any, role: str) -> Any:
@@ -350,13 +373,16 @@ def _sa_engine(conn: Any, role: str) -> Any:
         path = conn.host or conn.schema
         if not path:
             raise ConfigError(f"{role} connection {conn.conn_id!r}: a sqlite connection needs the file path as host")
+        wait = 0 if role == "progress" else 120  # progress writes never wait for the lock a chunk holds
         engine = create_engine(
             f"sqlite:///{path}",
             # PARSE_COLNAMES: only result columns aliased "name [mapper_<kind>]" are converted (typed checkpoints)
-            connect_args={"timeout": 120, "isolation_level": None, "detect_types": _sqlite3().PARSE_COLNAMES},
+            connect_args={"timeout": wait, "isolation_level": None, "detect_types": _sqlite3().PARSE_COLNAMES},
             poolclass=_null_pool(),
             hide_parameters=True,
         )
+        if role == "progress":  # autocommit: each statement is its own transaction (isolation_level None)
+            return engine
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, record: Any) -> None:  # decimal texts compare by value
@@ -373,7 +399,8 @@ def _sa_engine(conn: Any, role: str) -> Any:
             f"{role} connection {conn.conn_id!r} has type {conn_type!r}: set extra 'sqlalchemy_url' "
             "to a SQLAlchemy URL for it (PostgreSQL and SQLite connections need nothing extra)"
         )
-    return create_engine(url, poolclass=_null_pool(), hide_parameters=True)
+    more = {"isolation_level": "AUTOCOMMIT"} if role == "progress" else {}
+    return create_engine(url, poolclass=_null_pool(), hide_parameters=True, **more)
 
 
 def _sqlite3() -> Any:
@@ -465,9 +492,10 @@ def get_connection(conn_id: str) -> Any:
 
 
 @contextlib.contextmanager
-def session(conn_id: str, role: str) -> Iterator[Session]:
-    """Open a session for ``conn_id``; roll back what is uncommitted and close on every path."""
-    sess = connect(get_connection(conn_id), role)
+def session(conn_id: str, role: str, conn: Any = None) -> Iterator[Session]:
+    """Open a session for ``conn_id`` (or the Airflow ``Connection`` ``conn`` already resolved); roll back what is
+    uncommitted and close on every path."""
+    sess = connect(conn if conn is not None else get_connection(conn_id), role)
     try:
         yield sess
     finally:

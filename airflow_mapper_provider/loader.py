@@ -35,6 +35,7 @@ from airflow_mapper_provider.errors import DATA, classify, describe_error
 from airflow_mapper_provider.exceptions import ConversionError, DataError, KeyRuleError, PlanMismatchError
 from airflow_mapper_provider.models import ChunkResult, ChunkSpec, display_value, encode_value
 from airflow_mapper_provider.planner import fingerprint
+from airflow_mapper_provider.progress import APPLYING, COMMITTING, Progress
 from airflow_mapper_provider.salvage import Salvager
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import RunLock
@@ -67,6 +68,8 @@ class ChunkJob:
     target: Session
     #: Set by the operator's on_kill: the failure that follows is recorded as ``stopped``, not ``failed``.
     stop_requested: threading.Event = dataclasses.field(default_factory=threading.Event)
+    #: Where the chunk reports rows read, phase and end (progress.py); the default reports nothing.
+    progress: Progress = dataclasses.field(default_factory=Progress)
     #: The source failed (its query or connection): salvage mode cannot help, the target refused nothing.
     source_failed: bool = dataclasses.field(default=False, init=False)
     _described: list[Column] | None = dataclasses.field(default=None, init=False, repr=False)
@@ -85,16 +88,22 @@ class ChunkJob:
             log.info("%s: already committed in this run (ledger); nothing to do", self.spec.label)
             return done
         started = utcnow()
+        self.progress.start()
+        ended = "failed"
         try:
             result = self._load_or_salvage()
+            self.progress.phase(COMMITTING)
             ledger.record_chunk(self.target, self.run_id, result, started)
             self.target.commit()
+            ended = "success"
         except BaseException as exc:
             self.target.rollback()
             with contextlib.suppress(Exception):  # the source may be gone too; its transaction is read-only
                 self.source.rollback()
-            self._record_failure(ledger, started, exc)
+            ended = self._record_failure(ledger, started, exc)
             raise
+        finally:
+            self.progress.finish(ended)  # on its own connection, after the chunk's transaction ended
         self.source.rollback()
         log.info(
             "%s: %s read=%d inserted=%d updated=%d expired=%d unchanged=%d in %.2f s (%.0f rows/s)",
@@ -143,7 +152,8 @@ class ChunkJob:
             raise
         columns = load_columns(self.cfg, columns, self._target_columns())  # on_schema_change='ignore': a subset
         ctx = dataclasses.replace(self._context(columns), salvage=salvage)
-        mover = Transfer(self.cfg, self.spec, self.source, self.target, self._target_columns())
+        mover = Transfer(self.cfg, self.spec, self.source, self.target, self._target_columns(), progress=self.progress)
+        self.progress.reading()
         direct = not salvage and self._direct_ok(ctx, mover)
         into = self.target.dialect.table(self.cfg.table) if direct else self.target.dialect.temp_name(STAGE)
         if not direct:
@@ -153,6 +163,7 @@ class ChunkJob:
             rows, path = mover.move(sql, ctx, into, direct, salvager)
         finally:
             self.source_failed = self.source_failed or mover.source_failed
+        self.progress.phase(APPLYING, rows)
         if salvager is not None:
             salvager.number()
         t1 = time.monotonic()
@@ -354,7 +365,8 @@ class ChunkJob:
             path=path,
         )
 
-    def _record_failure(self, ledger: ChunkLedger, started: dt.datetime, exc: BaseException) -> None:
+    def _record_failure(self, ledger: ChunkLedger, started: dt.datetime, exc: BaseException) -> str:
+        """Record the chunk ``failed`` or ``stopped`` in the ledger (its own transaction); returns which."""
         stopped = self.stop_requested.is_set() or isinstance(exc, (KeyboardInterrupt, SystemExit))
         status = "stopped" if stopped else "failed"
         failed = ChunkResult(
@@ -364,12 +376,19 @@ class ChunkJob:
             upper=display_value(self.spec.upper),
             attempt=self.attempt,
         )
-        try:
-            ledger.record_chunk(self.target, self.run_id, failed, started, msg=describe_error(exc))
-            self.target.commit()
-        except Exception:  # the target may be gone; the task failure itself is what matters
-            log.warning("%s: could not record the failure in the chunk ledger", self.spec.label, exc_info=False)
-            self.target.rollback()
+        # a stop cancels the statement in flight on each connection: a cancel that reaches the target after its
+        # COPY ended lands on this write instead, once; so a stopped chunk tries twice
+        for attempt in range(2 if stopped else 1):
+            try:
+                ledger.record_chunk(self.target, self.run_id, failed, started, msg=describe_error(exc))
+                self.target.commit()
+                break
+            except Exception:  # the target may be gone; the task failure itself is what matters
+                with contextlib.suppress(Exception):
+                    self.target.rollback()
+                if attempt == (1 if stopped else 0):
+                    log.warning("%s: could not record the failure in the chunk ledger", self.spec.label)
+        return status
 
 
 def _groups(work: list[Step | Check], salvage: bool) -> Iterator[Step | Check | list[Step]]:

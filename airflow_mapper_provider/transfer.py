@@ -10,6 +10,7 @@ Source errors are noted (:attr:`Transfer.source_failed`): they are never rows th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from airflow_mapper_provider.db import PgSession, SaSession, Session, load_for_p
 from airflow_mapper_provider.dialects import Column, sqlite
 from airflow_mapper_provider.models import ChunkSpec
 from airflow_mapper_provider.planning import bucket_of
+from airflow_mapper_provider.progress import Progress
 from airflow_mapper_provider.salvage import Salvager
 from airflow_mapper_provider.strategies import ApplyContext
 from airflow_mapper_provider.strategies.base import PY_HASH
@@ -41,6 +43,8 @@ class Transfer:
     #: The existing target's columns, as the target describes them (the loader's, described once per chunk).
     target_columns: Sequence[Column] = ()
     source_failed: bool = False
+    #: Counts the rows as they pass (rows path), or asks the target's COPY how many it wrote (progress.py).
+    progress: Progress = dataclasses.field(default_factory=Progress)
 
     def binary_ok(self, ctx: ApplyContext, direct: bool) -> bool:
         """A binary COPY fits: staging when it has the source's types (a type the target database lacks, such as
@@ -67,6 +71,7 @@ class Transfer:
                 select = src.dialect.scd2_versions_select(select, ctx.values, "mapper_eff")
                 params, names = {**params, "mapper_eff": ctx.effective_time}, [*names, *SCD2_COLUMNS]
             data = self._from_source(src.copy_out(src.dialect.copy_out_sql(select), params))
+            self.progress.watch_copy(tgt.backend_pid())  # no row is decoded here: the target's COPY counts them
             with contextlib.closing(data):  # the target failed mid-pipe: end the source's COPY, free its connection
                 copied = tgt.copy_in(tgt.dialect.copy_in_sql(into, names), data)
             if salvager is not None:
@@ -101,6 +106,7 @@ class Transfer:
                 rows = [_converted(r, codecs) for r in rows]
             if ctx.python_hash:  # over the encoded values: the canonical forms the target stores
                 rows = [(*r, row_hash([r[i] for i in value_pos])) for r in rows]
+            self.progress.add_rows(len(rows))
             yield rows
 
     def _codecs(self, ctx: ApplyContext) -> list[tuple[int, sqlite.Codec]]:

@@ -487,6 +487,63 @@ class Dialect:
         """SQL for the scd2 row hash over ``columns``; None when the hash is computed in Python at staging."""
         return None
 
+    # ---- progress (written on a separate autocommit connection, never in a chunk's transaction) ----------
+    def upsert_sql(self, table: TableName, names: Sequence[str], key: Sequence[str]) -> str | None:
+        """Insert one row or update the row with its ``key`` (PostgreSQL 9.5+, SQLite 3.24+: ``ON CONFLICT``);
+        None where the database has no such statement (the caller then deletes and inserts)."""
+        values = ", ".join(self.param(n) for n in names)
+        sets = ", ".join(f"{self.quote(n)} = excluded.{self.quote(n)}" for n in names if n not in key)
+        return (
+            f"INSERT INTO {self.table(table)} ({self.cols(names)}) VALUES ({values}) "
+            f"ON CONFLICT ({self.cols(key)}) DO UPDATE SET {sets}"
+        )
+
+    def copy_progress_sql(self) -> str | None:
+        """Rows a COPY running in backend ``:pid`` has processed so far (None: the database cannot tell)."""
+        return None
+
+    def progress_view_sql(self, view: TableName, joblog: TableName, chunklog: TableName, live: TableName) -> str:
+        """``mapper_progress``: per run, chunks done / running / failed of the planned ones, rows so far (rows read
+        by committed chunks plus rows read by running ones) against the plan's estimate, the reading rate of the
+        running chunks and the ETA at that rate. A chunk's state is its ledger row's, unless its live row shows a
+        later attempt running. Running counts, rate and ETA only while the job log says 'running'. The column
+        names are the mapper tables' own; only the table names vary."""
+        j, c, p = self.table(joblog), self.table(chunklog), self.table(live)
+        on = "{a}.mapref = u.mapref AND {a}.run_id = u.run_id AND {a}.chunk_index = u.chunk_index"
+        chunks = (
+            "SELECT u.mapref, u.run_id, u.chunk_index, "
+            "CASE WHEN c.status = 'success' THEN 'success' "
+            "WHEN p.status = 'running' AND (c.status IS NULL OR p.attempt > c.attempt) THEN 'running' "
+            "ELSE COALESCE(c.status, p.status) END AS state, "
+            "CASE WHEN c.status = 'success' THEN c.rows_read ELSE p.rows_read END AS rows_read, "
+            "p.rows_per_s, p.updated_at "
+            f"FROM (SELECT mapref, run_id, chunk_index FROM {c} UNION SELECT mapref, run_id, chunk_index FROM {p}) u "
+            f"LEFT JOIN {c} c ON {on.format(a='c')} LEFT JOIN {p} p ON {on.format(a='p')}"
+        )
+        runs = (
+            "SELECT k.mapref, k.run_id, "
+            "SUM(CASE WHEN k.state = 'success' THEN 1 ELSE 0 END) AS chunks_done, "
+            "SUM(CASE WHEN k.state = 'running' THEN 1 ELSE 0 END) AS chunks_running, "
+            "SUM(CASE WHEN k.state IN ('failed', 'stopped') THEN 1 ELSE 0 END) AS chunks_failed, "
+            "SUM(CASE WHEN k.state = 'success' THEN k.rows_read ELSE 0 END) AS rows_done, "
+            "SUM(CASE WHEN k.state = 'running' THEN k.rows_read ELSE 0 END) AS rows_running, "
+            "SUM(CASE WHEN k.state = 'running' THEN k.rows_per_s END) AS rows_per_s, "
+            f"MAX(k.updated_at) AS progress_at FROM ({chunks}) k GROUP BY k.mapref, k.run_id"
+        )
+        live_ = "j.status = 'running'"
+        so_far = f"COALESCE(s.rows_done, 0) + CASE WHEN {live_} THEN COALESCE(s.rows_running, 0) ELSE 0 END"
+        return (
+            f"CREATE VIEW {self.table(view)} AS SELECT j.mapref, j.run_id, j.status, j.load_strategy, "
+            "j.target_table, j.chunks_planned, COALESCE(s.chunks_done, 0) AS chunks_done, "
+            f"CASE WHEN {live_} THEN COALESCE(s.chunks_running, 0) ELSE 0 END AS chunks_running, "
+            f"COALESCE(s.chunks_failed, 0) AS chunks_failed, {so_far} AS rows_so_far, j.rows_estimated, "
+            f"CASE WHEN {live_} THEN s.rows_per_s END AS rows_per_s, "
+            f"CASE WHEN {live_} AND s.rows_per_s > 0 AND j.rows_estimated > {so_far} "
+            f"THEN (j.rows_estimated - ({so_far})) / s.rows_per_s END AS eta_seconds, "
+            f"j.started_at, s.progress_at, j.finished_at FROM {j} j LEFT JOIN ({runs}) s "
+            "ON s.mapref = j.mapref AND s.run_id = j.run_id"
+        )
+
 
 def _where(cond: str) -> str:
     return f" WHERE {cond}" if cond else ""

@@ -140,3 +140,6 @@ class GenericDialect(Dialect):
         if upd.target_flag:
             cond += f" AND {t}.{self.quote(upd.target_flag)} = {self.true_sql}"
         return f"UPDATE {t} SET {assigns} FROM {self.temp_name(source)} d WHERE {cond}"
+
+    def upsert_sql(self, table: TableName, names: Sequence[str], key: Sequence[str]) -> str | None:
+        return super().upsert_sql(table, names, key) if self.flavor in ("sqlite", "postgresql") else None

@@ -264,3 +264,8 @@ class PostgresDialect(Dialect):
         if all(c.type.dialect == self.name and c.type.native.split("(")[0] in _HASHABLE for c in columns):
             return f"hash_record_extended({row}, 0)::text"
         return f"md5({row}::text)"
+
+    # ---- progress ---------------------------------------------------------------------------------------
+    def copy_progress_sql(self) -> str | None:
+        # PostgreSQL 14+; a role sees the progress of its own backends (and all with pg_read_all_stats)
+        return f"SELECT tuples_processed FROM pg_stat_progress_copy WHERE pid = {self.param('pid')}"

@@ -10,6 +10,7 @@ from typing import Any
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.identifiers import TableName
 from airflow_mapper_provider.models import COUNTERS, ChunkResult, RunSummary
+from airflow_mapper_provider.progress import chunk_estimate
 from airflow_mapper_provider.state.tables import (
     JOBLOG_COLUMNS,
     MapperTables,
@@ -90,6 +91,8 @@ class ChunkLedger:
             "mapref": self.mapref, "run_id": run_id, "status": "running", "chunks_planned": len(plan),
             "chunks_succeeded": 0, "started_at": utcnow(), "load_strategy": strategy, "target_table": table,
             "plan_json": json.dumps(plan, separators=(",", ":")), **{name: 0 for name in COUNTERS},
+            "rows_estimated": sum(chunk_estimate(c) for c in plan), "chunks_done": 0, "chunks_running": 0,
+            "rows_so_far": 0,
         }  # fmt: skip
         _replace(sess, self.tables.joblog, values, ("mapref", "run_id"))
 
@@ -139,6 +142,9 @@ class ChunkLedger:
             "status": summary.status, "chunks_planned": summary.chunks_planned,
             "chunks_succeeded": summary.chunks_succeeded, "finished_at": utcnow(), "message": message[:2000],
             **{name: getattr(summary, name) for name in COUNTERS},
+            # the live progress columns end with the run's totals: nothing runs any more
+            "chunks_done": summary.chunks_succeeded, "chunks_running": 0, "rows_so_far": summary.rows_read,
+            "rows_per_s": None, "eta_seconds": None,
         }  # fmt: skip
         sql = sess.dialect.update_sql(self.tables.joblog, list(values), ["mapref", "run_id"])
         if sess.execute(sql, {**values, "w_mapref": self.mapref, "w_run_id": run_id}) == 0:

@@ -1,8 +1,9 @@
 """The tables the mapper owns: layout and creation.
 
 ``mapper_joblog`` (one row per run), ``mapper_chunklog`` (the chunk ledger), ``mapper_checkpoint`` (one row per
-mapref: the high-water mark), ``mapper_lock`` (which run of a mapref may write) and ``mapper_rejects`` (rows the
-target refused, with their error).
+mapref: the high-water mark), ``mapper_lock`` (which run of a mapref may write), ``mapper_rejects`` (rows the
+target refused, with their error), ``mapper_chunk_progress`` (one live row per running chunk) and the view
+``mapper_progress`` (per run: chunks done/running/failed, rows so far against the estimate, rate, ETA).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ JOBLOG_COLUMNS = (
     ("checkpoint_before", _T), ("checkpoint_after", _T),
     ("started_at", _TS), ("finished_at", _TS),
     ("load_strategy", _T), ("target_table", _T), ("message", _T), ("plan_json", _T),
+    # live progress of a running run (progress.py, on a separate autocommit connection; final values at finalize)
+    ("rows_estimated", _BIG), ("chunks_done", _INT), ("chunks_running", _INT), ("rows_so_far", _BIG),
+    ("rows_per_s", _FLOAT), ("eta_seconds", _FLOAT), ("progress_at", _TS),
 )  # fmt: skip
 
 CHUNKLOG_COLUMNS = (
@@ -47,6 +51,14 @@ CHECKPOINT_COLUMNS = (
 
 #: ``dag_id`` and ``task_group``: where the owning run's tasks are in Airflow (a waiting run asks Airflow about them).
 LOCK_COLUMNS = (("mapref", _T), ("run_id", _T), ("acquired_at", _TS), ("dag_id", _T), ("task_group", _T))
+
+#: One live row per chunk of a run: written by the chunk's progress reporter on its own autocommit connection,
+#: never in the chunk's transaction (the latest attempt's; its final status once the chunk ended).
+PROGRESS_COLUMNS = (
+    ("mapref", _T), ("run_id", _T), ("chunk_index", _INT), ("attempt", _INT), ("status", _T), ("phase", _T),
+    ("rows_read", _BIG), ("rows_estimated", _BIG), ("rows_per_s", _FLOAT), ("eta_seconds", _FLOAT),
+    ("started_at", _TS), ("updated_at", _TS), ("hostname", _T),
+)  # fmt: skip
 
 REJECTS_COLUMNS = (
     ("mapref", _T), ("run_id", _T), ("chunk_index", _INT), ("key_values", _T), ("row_json", _T),
@@ -80,6 +92,14 @@ class MapperTables:
     def rejects(self) -> TableName:
         return TableName("mapper_rejects", self.schema)
 
+    @property
+    def progress(self) -> TableName:
+        return TableName("mapper_chunk_progress", self.schema)
+
+    @property
+    def progress_view(self) -> TableName:
+        return TableName("mapper_progress", self.schema)
+
     def ensure(self, sess: Session) -> None:
         """Create the schema and the mapper tables where missing (idempotent; caller commits)."""
         d = sess.dialect
@@ -91,6 +111,7 @@ class MapperTables:
             (self.checkpoint, CHECKPOINT_COLUMNS, ("mapref",)),
             (self.lock, LOCK_COLUMNS, ("mapref",)),
             (self.rejects, REJECTS_COLUMNS, ()),
+            (self.progress, PROGRESS_COLUMNS, ("mapref", "run_id", "chunk_index")),
         )
         for table, columns, key in specs:
             cols = [Column(name, ctype) for name, ctype in columns]
@@ -98,6 +119,8 @@ class MapperTables:
                 sess.execute(d.create_table_sql(table, cols, primary_key=key))
             else:
                 add_missing_columns(sess, table, cols)
+        if not sess.table_exists(self.progress_view):  # after the columns it reads
+            sess.execute(d.progress_view_sql(self.progress_view, self.joblog, self.chunklog, self.progress))
 
 
 def add_missing_columns(sess: Session, table: TableName, columns: list[Column]) -> list[str]:
