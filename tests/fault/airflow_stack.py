@@ -32,6 +32,10 @@ from tests.fault.worker_name import ENV as HOSTNAME_ENV
 from tests.pgserver import free_port
 
 START_GUARD_S = 120
+#: One REST request; a busy 2-core machine has seen the api-server take over 30 s (it also serves the tasks).
+REST_TIMEOUT_S = 60
+#: A GET that timed out or lost its connection is sent again (GETs change nothing), this many times.
+GET_RETRIES = 2
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Redis for the Celery tests: a database number of their own on the machine's Redis, flushed before and after.
 REDIS_ENV = "MAPPER_TEST_REDIS_URL"
@@ -121,7 +125,7 @@ class AirflowStack:
             })  # fmt: skip
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._token: str | None = None
-        self.client = httpx.Client(base_url=self.url, timeout=30)
+        self.client = httpx.Client(base_url=self.url, timeout=REST_TIMEOUT_S)
 
     # ---- processes ---------------------------------------------------------------------------------------
     def airflow(self, *args: str) -> list[str]:
@@ -177,7 +181,7 @@ class AirflowStack:
         path = self.home / f"{name}.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
-    def _wait(self, ready: Any, what: str, guard: float = START_GUARD_S) -> Any:
+    def _wait(self, ready: Any, what: str, guard: float = START_GUARD_S, every: float = 0.5) -> Any:
         deadline = time.monotonic() + guard
         while True:
             for name, proc in self.procs.items():
@@ -188,11 +192,11 @@ class AirflowStack:
             if time.monotonic() > deadline:
                 tails = "\n".join(f"--- {n}:\n{self.log_tail(n, 1500)}" for n in self.procs)
                 raise AssertionError(f"hang guard: waited {guard:.0f} s for {what}\n{tails}")
-            time.sleep(0.5)
+            time.sleep(every)
 
-    def wait_for(self, ready: Any, what: str, guard: float = START_GUARD_S) -> Any:
-        """Poll ``ready()`` until truthy (hang guard only: the processes must stay alive)."""
-        return self._wait(ready, what, guard)
+    def wait_for(self, ready: Any, what: str, guard: float = START_GUARD_S, every: float = 0.5) -> Any:
+        """Poll ``ready()`` every ``every`` seconds until truthy (hang guard only: the processes must stay alive)."""
+        return self._wait(ready, what, guard, every)
 
     def _health_ok(self) -> bool:
         try:
@@ -211,8 +215,16 @@ class AirflowStack:
         return self._token
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200,)) -> Any:
-        got = self.client.request(method, "/api/v2" + path, json=body,
-                                  headers={"Authorization": f"Bearer {self.token()}"})  # fmt: skip
+        retries = GET_RETRIES if method == "GET" else 0
+        while True:
+            try:
+                got = self.client.request(method, "/api/v2" + path, json=body,
+                                          headers={"Authorization": f"Bearer {self.token()}"})  # fmt: skip
+                break
+            except httpx.TransportError:
+                if retries <= 0:
+                    raise
+                retries -= 1
         assert got.status_code in ok, f"{method} {path}: {got.status_code} {got.text}"
         return got.json() if got.content else None
 

@@ -80,7 +80,7 @@ def test_two_celery_workers_share_the_chunks_and_match_local_executor(airflow_st
     t_parsed = time.monotonic()
     bases = {dag_id: trigger(stack, dag_id) for dag_id in RUNS}
     for dag_id, base in bases.items():
-        stack.wait_for(lambda b=base: finished(stack, b), f"{dag_id} to finish", guard=300)
+        stack.wait_for(lambda b=base: finished(stack, b), f"{dag_id} to finish", guard=300, every=1.5)
     t_done = time.monotonic()
     states = {d: stack.get(b)["state"] for d, b in bases.items()}
     mapped = {d: stack.get(f"{b}/taskInstances/{TASK}/listMapped")["task_instances"] for d, b in bases.items()}
