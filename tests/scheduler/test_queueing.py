@@ -200,7 +200,7 @@ def test_a_run_whose_owner_was_killed_takes_over_without_a_manual_step(airflow_s
     started = time.monotonic()
     stack, dag_id, n, chunks = airflow_stack, "queue_dead_owner", 2_000, 4
     make_customers(pg_dbs.source_dsn, n)
-    pg_exec(pg_dbs.source_dsn, PACE_FN.replace("{ms}", "40"))  # 500 rows a chunk: 20 s of reading
+    pg_exec(pg_dbs.source_dsn, PACE_FN.replace("{ms}", "200"))  # 500 rows a chunk: 100 s (they are killed first)
     conns = add_connections(stack, "queue_dead", pg_dbs)
     write_dag(stack, dag_id, dag_file(dag_id, conns, chunk=n // chunks, active=chunks))
 
