@@ -8,7 +8,6 @@ rows path's FETCH), so planning stays fast.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 import time
@@ -27,6 +26,7 @@ from airflow_mapper_provider.progress import ChunkProgress, Snapshot, chunk_esti
 from airflow_mapper_provider.state import MapperTables
 from airflow_mapper_provider.state.progress_log import ProgressLog
 from tests.helpers import CUSTOMER_COLUMNS, airflow_connection, config, make_customers, pg_exec, rows, sessions
+from tests.progress_support import Lines, progress_lines
 
 ROWS = 4_000
 HANG_GUARD_S = 60
@@ -151,28 +151,10 @@ def side_queries(dsn: str, db: str) -> list[tuple[Any, ...]]:
                    "'airflow-mapper-progress' AND datname = %(d)s", {"d": db})  # fmt: skip
 
 
-class Lines(logging.Handler):
-    """The progress logger's lines, whatever logging the test session configured before."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 @pytest.fixture
 def progress_log() -> Iterator[Lines]:
-    logger, handler = logging.getLogger("airflow_mapper_provider.progress"), Lines()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with progress_lines() as lines:
+        yield lines
 
 
 def test_copy_pipe_progress_is_visible_while_the_chunk_runs(paced, fast_ticks, progress_log):
