@@ -68,6 +68,15 @@ class Session:
     def table_exists(self, table: TableName) -> bool:
         raise NotImplementedError
 
+    def schema_exists(self, schema: str) -> bool:
+        raise NotImplementedError
+
+    def ensure_schema(self, schema: str) -> None:
+        """Create ``schema`` if it is missing. Only then: ``CREATE SCHEMA IF NOT EXISTS`` needs the CREATE
+        privilege on the database even when the schema exists (PostgreSQL), which a least-privilege role lacks."""
+        if not self.schema_exists(schema):
+            self.execute(self.dialect.create_schema_sql(schema))
+
     def commit(self) -> None:
         raise NotImplementedError
 
@@ -178,6 +187,9 @@ class PgSession(Session):
     def table_exists(self, table: TableName) -> bool:
         return bool(self.scalar("SELECT to_regclass(%(t)s) IS NOT NULL", {"t": self.dialect.table(table)}))
 
+    def schema_exists(self, schema: str) -> bool:
+        return bool(self.scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %(s)s)", {"s": schema}))
+
     def commit(self) -> None:
         self.conn.commit()
 
@@ -271,6 +283,11 @@ class SaSession(Session):
         from sqlalchemy import inspect
 
         return bool(inspect(self.conn).has_table(table.table, schema=table.schema))
+
+    def schema_exists(self, schema: str) -> bool:
+        from sqlalchemy import inspect
+
+        return bool(inspect(self.conn).has_schema(schema))
 
     def commit(self) -> None:
         self.conn.commit()

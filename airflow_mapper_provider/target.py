@@ -85,7 +85,7 @@ def ensure_target(
     if sess.table_exists(table):
         return evolve_target(sess, cfg, columns, previous)
     if table.schema:
-        sess.execute(d.create_schema_sql(table.schema))
+        sess.ensure_schema(table.schema)
     keys = list(cfg.key_columns)
     if cfg.load_strategy == "scd2":
         sess.execute(d.create_table_sql(table, [*columns, *SCD2_LAYOUT], primary_key=()))

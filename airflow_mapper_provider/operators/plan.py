@@ -16,7 +16,7 @@ from airflow_mapper_provider._compat import (
 )
 from airflow_mapper_provider.exceptions import ConfigError, LockTimeoutError, RunLockedError
 from airflow_mapper_provider.operators.common import airflow_errors, load_config
-from airflow_mapper_provider.operators.queueing import AirflowJudge, as_timedelta
+from airflow_mapper_provider.operators.queueing import MIN_POKE_INTERVAL, AirflowJudge, as_timedelta
 from airflow_mapper_provider.planner import plan_run
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class MapperPlanOperator(BaseOperator):
         over an empty data interval (see :func:`check_data_interval`).
     :param lock_timeout: how long this run waits for another live run of the mapref (timedelta or seconds); the
         wait is a reschedule: no worker slot is held between checks (:mod:`~.queueing`).
-    :param lock_poke_interval: time between two checks while waiting.
+    :param lock_poke_interval: time between two checks while waiting (at least :data:`~.queueing.MIN_POKE_INTERVAL`).
     """
 
     template_fields = ("source_sql",)
@@ -58,7 +58,7 @@ class MapperPlanOperator(BaseOperator):
         self.source_sql = source_sql
         self.source_template = source_sql  # kept unrendered: the text (or .sql path) the user wrote
         self.lock_timeout = as_timedelta(lock_timeout, "lock_timeout")
-        self.lock_poke_interval = as_timedelta(lock_poke_interval, "lock_poke_interval")
+        self.lock_poke_interval = as_timedelta(lock_poke_interval, "lock_poke_interval", MIN_POKE_INTERVAL)
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         cfg = load_config(self.config)

@@ -107,11 +107,21 @@ def _names(tasks: list[str], shown: int = 3) -> str:
     return ", ".join(tasks[:shown]) + more
 
 
-def as_timedelta(value: dt.timedelta | float | int, name: str) -> dt.timedelta:
-    """A timedelta parameter given as a timedelta or seconds; must be positive."""
+#: The shortest ``lock_poke_interval``: a task rescheduled sooner can come due before the scheduler has read the
+#: previous try's exit, which Airflow then takes for a task killed externally and fails (apache/airflow#10790).
+MIN_POKE_INTERVAL = dt.timedelta(seconds=10)
+
+
+def as_timedelta(value: dt.timedelta | float | int, name: str, minimum: dt.timedelta = dt.timedelta(0)) -> dt.timedelta:
+    """A duration parameter given as a timedelta or seconds; must be positive and at least ``minimum``."""
     from airflow_mapper_provider.exceptions import ConfigError
 
     delta = value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=float(value))
     if delta <= dt.timedelta(0):
         raise ConfigError(f"{name} must be positive, got {value!r}")
+    if delta < minimum:
+        raise ConfigError(
+            f"{name} must be at least {minimum.total_seconds():.0f} s, got {value!r}: a task rescheduled sooner races "
+            "Airflow's scheduler, which may then fail it as killed externally"
+        )
     return delta

@@ -104,7 +104,7 @@ class MapperTables:
         """Create the schema and the mapper tables where missing (idempotent; caller commits)."""
         d = sess.dialect
         if self.schema and not sess.table_exists(self.joblog):
-            sess.execute(d.create_schema_sql(self.schema))
+            sess.ensure_schema(self.schema)
         specs = (
             (self.joblog, JOBLOG_COLUMNS, ("mapref", "run_id")),
             (self.chunklog, CHUNKLOG_COLUMNS, ("mapref", "run_id", "chunk_index")),

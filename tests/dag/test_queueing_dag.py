@@ -83,14 +83,14 @@ def _release_after_reschedules(dag_id: str, count: int, release: threading.Event
 def test_a_run_waits_for_a_live_owner_then_takes_over_when_it_dies(pg_conns, caplog, capfd):
     make_customers(pg_conns.source_dsn, 3_000)
     dag = mapper_dag("t_queue_wait", source_sql=SQL, target_table="dw.cust", key_columns=["customer_id"],
-                     load_strategy="scd1", lock_poke_interval=1, lock_timeout=120)  # fmt: skip
+                     load_strategy="scd1", lock_poke_interval=10, lock_timeout=300)  # fmt: skip
     with live_owner(pg_conns, "t_queue_wait.load") as release:
-        # the owner's process dies (its session closes) once the plan has been rescheduled twice
-        threading.Thread(target=_release_after_reschedules, args=("t_queue_wait", 2, release), daemon=True).start()
+        # the owner's process dies (its session closes) once the plan has been rescheduled
+        threading.Thread(target=_release_after_reschedules, args=("t_queue_wait", 1, release), daemon=True).start()
         dr = dag.test()
     task_log = caplog.text + "".join(capfd.readouterr())  # the tasks' logging records, and what dag.test() printed
     assert dr.state == "success"
-    assert _reschedules(dr) >= 2, "the plan did not wait as a reschedule"
+    assert _reschedules(dr) >= 1, "the plan did not wait as a reschedule"
     assert f"waiting for run {OWNER}" in task_log and "a task of it is executing" in task_log
     assert "gives its worker slot back" in task_log
     assert rows(pg_conns.target_dsn, "SELECT count(*) FROM dw.cust") == [(3_000,)]
@@ -101,7 +101,7 @@ def test_a_run_waits_for_a_live_owner_then_takes_over_when_it_dies(pg_conns, cap
 def test_a_run_that_waits_longer_than_lock_timeout_fails_naming_the_owner(pg_conns, caplog, capfd):
     make_customers(pg_conns.source_dsn, 100)
     dag = mapper_dag("t_queue_timeout", source_sql=SQL, target_table="dw.cust", key_columns=["customer_id"],
-                     load_strategy="scd1", lock_poke_interval=1, lock_timeout=3)  # fmt: skip
+                     load_strategy="scd1", lock_poke_interval=10, lock_timeout=4)  # fmt: skip
     with live_owner(pg_conns, "t_queue_timeout.load"):
         dr = dag.test()
         owner_status = rows(pg_conns.target_dsn, f"SELECT status FROM dw.mapper_joblog WHERE run_id = '{OWNER}'")
@@ -109,7 +109,7 @@ def test_a_run_that_waits_longer_than_lock_timeout_fails_naming_the_owner(pg_con
     assert dr.state == "failed"
     plan = _plan_ti(dr)
     assert plan.state == "failed" and plan.try_number == 1  # no retry spent on waiting longer
-    assert _reschedules(dr) >= 2
+    assert _reschedules(dr) >= 1  # checked at the start and at lock_timeout (before the next 10 s poke)
     assert "LockTimeoutError: waited" in task_log and f"run '{OWNER}' of t_queue_timeout.load owns" in task_log
     assert "Stop that run (mark it failed), or raise lock_timeout" in task_log
     assert owner_status == [("running",)]  # the owner was left alone

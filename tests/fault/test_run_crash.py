@@ -17,7 +17,7 @@ runner's process group: every process of the run, mid-chunk. Then either
   names each run after the current time). R's plan must re-use its frozen plan, committed chunks come from the
   ledger, the rest load, finalize writes R's totals and moves the checkpoint; or
 - a new run (N) started at once, no manual step: N's plan waits (reschedule) until R is seen dead (its chunk
-  ``running`` in Airflow, no process executing it) at two checks 30 s apart (operators/queueing.py), then N
+  ``running`` in Airflow, no process executing it) at two checks 30 s apart (10 s checks; operators/queueing.py), then N
   takes the mapref over, R's job log becomes 'abandoned' with the counters of what R committed and a message
   naming N, N does not read again what R committed, its checkpoint includes R's marks; running R again later
   (clearing it) does nothing.
@@ -153,7 +153,7 @@ class Lab:
         self.ref_cfg = config(strategy, REF_TABLE, ("order_id",), mapref="crash.ref", **common)
         self.dag_kwargs = {"dag_id": dag_id, "source_sql": SQL, "target_table": TABLE, "mapref": MAPREF,
                            "key_columns": ["order_id"], "load_strategy": strategy, "retries": 0,
-                           "lock_poke_interval": 2, **common}  # fmt: skip
+                           "lock_poke_interval": 10, **common}  # fmt: skip
         self.mon = psycopg.connect(dbs.target_dsn, autocommit=True)
         self.ref_counts: dict[str, int] = {}
         self.ref_checkpoint = ""

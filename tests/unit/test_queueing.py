@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_mapper_provider.exceptions import ConfigError
-from airflow_mapper_provider.operators.queueing import SUSPECT_KEY, AirflowJudge, as_timedelta
+from airflow_mapper_provider.operators.queueing import MIN_POKE_INTERVAL, SUSPECT_KEY, AirflowJudge, as_timedelta
 from airflow_mapper_provider.state.checkpoint import LockOwner
 
 OWNER = LockOwner("r1", "2026-06-01", "running", "dag", "load")
@@ -80,7 +80,10 @@ def test_an_owner_without_airflow_identity_is_judged_by_its_session_lock_alone()
     assert AirflowJudge(Ti({"load.plan": "queued"}), Store())(legacy, False) is None
 
 
-def test_lock_durations_must_be_positive():
+def test_lock_durations_must_be_positive_and_pokes_not_too_frequent():
     assert as_timedelta(90, "lock_timeout") == dt.timedelta(seconds=90)
     with pytest.raises(ConfigError, match="lock_poke_interval must be positive"):
         as_timedelta(dt.timedelta(0), "lock_poke_interval")
+    with pytest.raises(ConfigError, match=r"lock_poke_interval must be at least 10 s, got 2: .* races"):
+        as_timedelta(2, "lock_poke_interval", MIN_POKE_INTERVAL)
+    assert as_timedelta(10, "lock_poke_interval", MIN_POKE_INTERVAL) == MIN_POKE_INTERVAL
