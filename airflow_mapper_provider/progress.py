@@ -193,7 +193,7 @@ class ChunkProgress(Progress):
         self._probe: Callable[[], int | None] | None = None
         self._countable = True
         self._samples: collections.deque[tuple[float, int]] = collections.deque()
-        self._t0 = self._t_read = clock()
+        self._t0 = clock()
         self._started_at = _utcnow()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -212,8 +212,7 @@ class ChunkProgress(Progress):
 
     def reading(self) -> None:
         self.rows, self.current, self._probe, self._countable = 0, READING, None, True
-        self._t_read = self.clock()
-        self._samples = collections.deque([(self._t_read, 0)])
+        self._samples = collections.deque([(self.clock(), 0)])
         self._rate = None
 
     def add_rows(self, n: int) -> None:

@@ -59,9 +59,8 @@ class StateStoreStandIn:
 
 
 class TimedProgressLog(ProgressLog):
-    """The job log sink, timing what it costs: opening its connection, each snapshot's writes, each COPY probe."""
+    """The job log sink, timing the opening of its connection (once per chunk, in the first snapshot)."""
 
-    busy_s = 0.0
     connect_s = 0.0
 
     def session(self) -> Any:
@@ -69,21 +68,24 @@ class TimedProgressLog(ProgressLog):
             t0 = time.perf_counter()
             super().session()
             self.connect_s = time.perf_counter() - t0
-            self.busy_s += self.connect_s
         return super().session()
 
-    def copy_rows(self, pid: int) -> int | None:
-        return self._timed(lambda: super(TimedProgressLog, self).copy_rows(pid))
 
-    def publish(self, snap: Snapshot) -> None:
-        self._timed(lambda: super(TimedProgressLog, self).publish(snap))
+class TimedProgress(ChunkProgress):
+    """The reporter, timing each snapshot (probe, sinks, log line): wall time, and the CPU time of the thread
+    that ran it (what it took from the chunk's process; the wall time also counts waiting for the server, the
+    GIL and the cores of a busy machine)."""
 
-    def _timed(self, fn: Any) -> Any:
-        t0 = time.perf_counter()
+    wall_s = 0.0
+    cpu_s = 0.0
+
+    def _publish(self, status: str, log_line: bool) -> None:
+        w0, c0 = time.perf_counter(), time.thread_time()
         try:
-            return fn()
+            super()._publish(status, log_line)
         finally:
-            self.busy_s += time.perf_counter() - t0
+            self.wall_s += time.perf_counter() - w0
+            self.cpu_s += time.thread_time() - c0
 
 
 def say(text: str) -> None:
@@ -91,18 +93,18 @@ def say(text: str) -> None:
 
 
 def reporter(mode: tuple[str, float | None, float | None], cfg: Any, spec: ChunkSpec, run_id: str, target: str):
-    """The chunk's Progress for ``mode``, and what it did: (snapshots, seconds its sinks and probe took)."""
+    """The chunk's Progress for ``mode``, and what it did: (snapshots, wall s, CPU s, connect s)."""
     _, tick, log_s = mode
     if tick is None or log_s is None:
-        return Progress(), lambda: (0, 0.0, 0.0)
+        return Progress(), lambda: (0, 0.0, 0.0, 0.0)
     progress.TICK_S, progress.LOG_S = tick, log_s
     conn = airflow_connection("bench_tgt", target)
     joblog = TimedProgressLog(MapperTables(cfg.meta_schema), cfg.mapref, run_id, 1, "bench",
                               lambda: connect_side(conn))  # fmt: skip
     store = StateStoreStandIn()
-    rep = ChunkProgress(spec.label, spec.index, spec.count, chunk_estimate(spec), [store, joblog],
+    rep = TimedProgress(spec.label, spec.index, spec.count, chunk_estimate(spec), [store, joblog],
                         copy_rows=joblog.copy_rows)  # fmt: skip
-    return rep, lambda: (store.count, joblog.busy_s, joblog.connect_s)
+    return rep, lambda: (store.count, rep.wall_s, rep.cpu_s, joblog.connect_s)
 
 
 def timed_chunk(cfg: Any, run_id: str, source: str, target: str, mode: Any) -> dict[str, Any]:
@@ -118,9 +120,9 @@ def timed_chunk(cfg: Any, run_id: str, source: str, target: str, mode: Any) -> d
         seconds = time.perf_counter() - t0
     with pg_session(target) as tgt:
         finalize_run(cfg, run_id, chunks, tgt)
-    snapshots, busy, connect = did()
-    return {"s": seconds, "snapshots": snapshots, "busy_s": busy, "connect_s": connect, "path": result.path,
-            "rows": result.rows_read}  # fmt: skip
+    snapshots, wall, cpu, connect = did()
+    return {"s": seconds, "snapshots": snapshots, "busy_s": wall, "cpu_s": cpu, "connect_s": connect,
+            "path": result.path, "rows": result.rows_read}  # fmt: skip
 
 
 def _now() -> str:
@@ -145,7 +147,8 @@ def measure(source: str, target: str, rows: int, repeat: int) -> list[dict[str, 
                     got = timed_chunk(cfg, run_id, source, target, mode)
                     runs.setdefault((strategy, scenario, mode[0]), []).append(got)
                     say(f"{strategy} {scenario} progress {mode[0]}: {got['s']:.3f} s, {got['snapshots']} "
-                        f"snapshot(s) costing {got['busy_s'] * 1000:.1f} ms, {got['path']}")  # fmt: skip
+                        f"snapshot(s) taking {got['busy_s'] * 1000:.1f} ms ({got['cpu_s'] * 1000:.1f} ms CPU), "
+                        f"{got['path']}")  # fmt: skip
     order = {name: i for i, (name, _, _) in enumerate(MODES)}
     keys = sorted(runs, key=lambda k: (k[0], k[1] != "initial load", order[k[2]]))
     return [_row(key, runs[key], runs[(key[0], key[1], "off")]) for key in keys]
@@ -153,31 +156,40 @@ def measure(source: str, target: str, rows: int, repeat: int) -> list[dict[str, 
 
 def _row(key: tuple[str, str, str], found: list[dict[str, Any]], off: list[dict[str, Any]]) -> dict[str, Any]:
     med, base = statistics.median(r["s"] for r in found), statistics.median(r["s"] for r in off)
+    paired = statistics.median(r["s"] / o["s"] for r, o in zip(found, off, strict=True))
     snaps = sum(r["snapshots"] for r in found)
     busy = sum(r["busy_s"] for r in found)
     connect = sum(r["connect_s"] for r in found)
+    cpu = sum(r["cpu_s"] for r in found)
     return {"strategy": key[0], "scenario": key[1], "progress": key[2], "median_s": round(med, 3),
             "all_s": [round(r["s"], 3) for r in found], "wall_pct": round(100 * (med - base) / base, 2),
+            # each repetition ran the modes back to back: the median of the paired ratios drifts less
+            "paired_pct": round(100 * (paired - 1), 2),
             "snapshots": statistics.median(r["snapshots"] for r in found),
             "ms_per_snapshot": round(1000 * (busy - connect) / snaps, 2) if snaps else None,
             "ms_connect": round(1000 * connect / max(sum(1 for r in found if r["connect_s"]), 1), 1),
             "busy_pct": round(100 * busy / sum(r["s"] for r in found), 3),
+            "cpu_pct": round(100 * cpu / sum(r["s"] for r in found), 3),
+            "cpu_ms_per_snapshot": round(1000 * cpu / snaps, 2) if snaps else None,
             "path": found[-1]["path"], "rows": found[-1]["rows"]}  # fmt: skip
 
 
 def markdown(results: list[dict[str, Any]], rows: int, repeat: int) -> str:
     head = (f"Chunk time with progress off / on, {rows:,} rows in one chunk, PostgreSQL -> PostgreSQL, "
-            f"median of {repeat} (wall: the chunk's time against 'off', noise of the shared machine included; "
-            "reporter busy: the time its connection, snapshots and COPY probes took, on its own thread and "
-            "connection, as a share of the chunk's time):\n\n"
-            "| strategy | chunk | progress | median s | runs s | wall vs off | snapshots | ms / snapshot "
-            "| ms to connect | reporter busy |\n"
-            "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")  # fmt: skip
+            f"median of {repeat} (wall: the chunk's median time against 'off'; paired: the median of each repetition's "
+            "ratio to its own 'off' run, the modes ran back to back; noise of the shared machine included; "
+            "reporter wall / CPU: the time its snapshots (connection, COPY probes, writes) took on its own "
+            "thread, and that thread's CPU time, as a share of the chunk's time):\n\n"
+            "| strategy | chunk | progress | median s | runs s | wall vs off | paired vs off | snapshots "
+            "| ms / snapshot | CPU ms / snapshot | ms to connect | reporter wall | reporter CPU |\n"
+            "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")  # fmt: skip
     lines = [
         f"| {r['strategy']} | {r['scenario']} ({r['path']}) | {r['progress']} | {r['median_s']:.3f} | "
-        f"{', '.join(f'{t:.3f}' for t in r['all_s'])} | {r['wall_pct']:+.1f}% | {r['snapshots']:g} | "
-        f"{'' if r['ms_per_snapshot'] is None else r['ms_per_snapshot']} | {r['ms_connect'] or ''} | "
-        f"{r['busy_pct']:.2f}% |"
+        f"{', '.join(f'{t:.3f}' for t in r['all_s'])} | {r['wall_pct']:+.1f}% | {r['paired_pct']:+.1f}% | "
+        f"{r['snapshots']:g} | "
+        f"{'' if r['ms_per_snapshot'] is None else r['ms_per_snapshot']} | "
+        f"{'' if r['cpu_ms_per_snapshot'] is None else r['cpu_ms_per_snapshot']} | {r['ms_connect'] or ''} | "
+        f"{r['busy_pct']:.2f}% | {r['cpu_pct']:.2f}% |"
         for r in results
     ]
     return "\n".join([head, *lines])
