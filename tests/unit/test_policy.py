@@ -53,3 +53,10 @@ def test_the_module_imports_no_airflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_airflow_loads_the_policy_from_the_entry_point():
+    from importlib.metadata import entry_points
+
+    found = [ep for ep in entry_points(group="airflow.policy") if ep.value == "airflow_mapper_provider.policy"]
+    assert len(found) == 1 and found[0].load() is policy
