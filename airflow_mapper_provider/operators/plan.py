@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from airflow_mapper_provider import db
-from airflow_mapper_provider._compat import BaseOperator, max_map_length
+from airflow_mapper_provider._compat import BaseOperator, core_parallelism, max_map_length
+from airflow_mapper_provider.config import MapperConfig
 from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.operators.common import airflow_errors, load_config
 from airflow_mapper_provider.planner import plan_run
@@ -43,7 +44,8 @@ class MapperPlanOperator(BaseOperator):
             db.session(cfg.target_conn_id, "target") as tgt,
         ):
             eff = effective_time(context, cfg.scd2_effective_time)
-            return plan_run(cfg, self.source_sql, context["run_id"], eff, max_map_length(), src, tgt)
+            slots = chunk_slots(cfg, core_parallelism(), getattr(self.dag, "max_active_tasks", None))
+            return plan_run(cfg, self.source_sql, context["run_id"], eff, max_map_length(), src, tgt, slots=slots)
 
     def template_text(self) -> str:
         """The unrendered source_sql: the user's text, or the text of the .sql file it names ("" if unknown)."""
@@ -57,6 +59,16 @@ class MapperPlanOperator(BaseOperator):
             except Exception:  # the render step reports a missing file; the check just cannot look inside
                 return ""
         return raw
+
+
+def chunk_slots(cfg: MapperConfig, parallelism: int, dag_max_active_tasks: int | None) -> int:
+    """Chunks of this run that can load at once, as far as the plan can see: ``max_active_chunks`` when set,
+    else Airflow's ``[core] parallelism`` capped by the DAG's ``max_active_tasks``. (A pool's size cannot be read
+    from a task: with a pool of their own, set ``max_active_chunks`` to its slots.)"""
+    if cfg.max_active_chunks:
+        return cfg.max_active_chunks
+    caps = [n for n in (parallelism, dag_max_active_tasks) if isinstance(n, int) and n > 0]
+    return max(1, min(caps)) if caps else 1
 
 
 #: Templates naming both bounds of the run's data interval select a window that an empty interval empties.
