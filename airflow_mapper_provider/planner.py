@@ -107,6 +107,8 @@ def plan_run(
     _refuse_null_checkpoints(cfg, source, sql, window)
     target_empty = not target.query(target.dialect.probe_sql(cfg.table, ""), {})
     facts = {"target_empty": target_empty, "exclude": inherited.regions, "inherits": inherited.runs}
+    if cfg.load_strategy == "scd1":  # an empty target's chunks COPY straight in where it holds: asked once, here
+        facts["target_key_pk"] = target.has_primary_key(cfg.table, cfg.key_columns)
     limits = (max_chunks, slots)
     plan = _chunks(cfg, source, sql, columns, window, before, limits, effective_time, facts)
     plan = with_schema_changes(plan, schema_changes, columns)
