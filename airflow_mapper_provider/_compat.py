@@ -26,3 +26,10 @@ def max_map_length() -> int:
     from airflow.configuration import conf
 
     return conf.getint("core", "max_map_length", fallback=1024)
+
+
+def core_parallelism() -> int:
+    """Task instances Airflow runs at once, as this worker's configuration says (``[core] parallelism``)."""
+    from airflow.configuration import conf
+
+    return conf.getint("core", "parallelism", fallback=32)

@@ -35,9 +35,11 @@ class MapperConfig:
     :param target_table: ``[schema.]table`` to load.
     :param key_columns: business key columns (required for scd1 and scd2).
     :param load_strategy: ``"append"``, ``"scd1"`` or ``"scd2"``.
-    :param chunk_size: target rows per chunk.
+    :param chunk_size: target rows per chunk; None (default): as many chunks as can run at once (max_active_chunks,
+        else Airflow's parallelism), each of 200,000 to 2,000,000 rows (see planning/sizing.py).
     :param min_rows_for_parallel: below this row estimate the plan is a single chunk.
-    :param max_active_chunks: cap on chunks running at once within one run (None: no cap).
+    :param max_active_chunks: cap on chunks running at once within one run (None: no cap); also the chunk count
+        the default sizing aims at.
     :param mapref: job identity in the mapper tables.
     :param metadata_schema: schema of the ``mapper_*`` tables (None: the target table's schema).
     :param checkpoint_column: the source column that orders changes (timestamp, date or number).
@@ -64,7 +66,7 @@ class MapperConfig:
     mapref: str
     key_columns: tuple[str, ...] = ()
     load_strategy: str = "scd1"
-    chunk_size: int = 50_000
+    chunk_size: int | None = None
     min_rows_for_parallel: int = 100_000
     max_active_chunks: int | None = None
     metadata_schema: str | None = None
@@ -87,7 +89,8 @@ class MapperConfig:
             raise ConfigError(f"unknown load_strategy {self.load_strategy!r}: use one of {', '.join(LOAD_STRATEGIES)}")
         TableName.parse_target(self.target_table, "target_table")
         object.__setattr__(self, "key_columns", _validate_keys(self.key_columns, self.load_strategy))
-        _positive_int("chunk_size", self.chunk_size)
+        if self.chunk_size is not None:
+            _positive_int("chunk_size", self.chunk_size)
         _positive_int("min_rows_for_parallel", self.min_rows_for_parallel, allow_zero=True)
         if self.max_active_chunks is not None:
             _positive_int("max_active_chunks", self.max_active_chunks)

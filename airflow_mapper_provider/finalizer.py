@@ -32,9 +32,8 @@ def finalize_run(
     :param started_at: the DAG run's start: the job log's started_at when the plan failed before writing the row.
     """
     tables = MapperTables(cfg.meta_schema)
-    if ddl_lock := target.dialect.ddl_lock_sql():
-        target.query(ddl_lock)
-    tables.ensure(target)  # the plan may have failed before creating them
+    if chunks is None:  # the plan failed, maybe before creating them (a plan that returned created them)
+        _ensure_tables(target, tables)
     ledger, lock = ChunkLedger(tables, cfg.mapref), RunLock(tables, cfg.mapref)
     lock.announce(target, run_id)
     if (ledger.job_row(target, run_id) or {}).get("status") == "abandoned":  # a later run did its work
@@ -79,6 +78,12 @@ def finalize_run(
             f"{cfg.mapref} run {run_id}: {message}; the job log says 'failed' and the checkpoint did not move. {fix}"
         )
     return summary
+
+
+def _ensure_tables(target: Session, tables: MapperTables) -> None:
+    if ddl_lock := target.dialect.ddl_lock_sql():
+        target.query(ddl_lock)
+    tables.ensure(target)
 
 
 def joblog_message(message: str, chunks: list[dict[str, Any]] | None) -> str:

@@ -289,6 +289,8 @@ class ChunkJob:
         if ctx.strategy == "scd2":  # new versions by binary COPY, their scd2 columns computed by the source
             both_pg = isinstance(self.source, PgSession) and isinstance(self.target, PgSession)
             return both_pg and not ctx.python_hash and not ctx.effective_column and mover.binary_ok(ctx, True)
+        if self.spec.target_key_pk is not None:  # the plan checked it once for every chunk
+            return self.spec.target_key_pk
         return self.target.has_primary_key(self.cfg.table, self.cfg.key_columns)
 
     def _small_delta_joins(self, staged: int) -> None:

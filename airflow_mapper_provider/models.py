@@ -100,6 +100,9 @@ class ChunkSpec:
     py_hash: bool = False
     #: The target table held no rows at plan time (under the run lock): no chunk's key slice holds target rows.
     target_empty: bool = False
+    #: scd1: the target's primary key is exactly the key columns (checked once by plan; a direct COPY into an empty
+    #: target then cannot duplicate a key). None: not checked (other strategies, plans of earlier versions).
+    target_key_pk: bool | None = None
     #: Regions of the source that unfinished earlier runs of the same query committed (chunk dicts with their
     #: windows): this run does not read them again.
     exclude: list[dict[str, Any]] = field(default_factory=list)

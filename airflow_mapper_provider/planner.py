@@ -31,6 +31,7 @@ from airflow_mapper_provider.planning import (
     quantile_plan,
     thin_bounds,
 )
+from airflow_mapper_provider.planning.sizing import GRID, pick_bounds
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import CheckpointStore, Judge, RunLock, executing_only
 from airflow_mapper_provider.strategies.deletes import SeenKeys
@@ -66,12 +67,16 @@ def plan_run(
     target: Session,
     owner: tuple[str, str] | None = None,
     judge: Judge = executing_only,
+    *,
+    slots: int = 1,
 ) -> list[dict[str, Any]]:
     """Plan one run and record it as 'running' in the job log; returns the ChunkSpec dicts for XCom.
 
     :param owner: (dag_id, task group id) of this run's tasks in Airflow, kept in the lock row for waiting runs.
     :param judge: decides whether an unfinished run owning the mapref is live (:class:`RunLockedError`) or dead
         (taken over); see :mod:`~airflow_mapper_provider.state.checkpoint`.
+    :param slots: chunks that can run at once (the operator passes what Airflow allows); sizes the plan when the
+        config gives no ``chunk_size``.
     """
     t0 = time.monotonic()
     sql = validate_source_sql(source_sql)
@@ -108,7 +113,10 @@ def plan_run(
     _refuse_null_checkpoints(cfg, source, sql, window)
     target_empty = not target.query(target.dialect.probe_sql(cfg.table, ""), {})
     facts = {"target_empty": target_empty, "exclude": inherited.regions, "inherits": inherited.runs}
-    plan = _chunks(cfg, source, sql, columns, window, before, max_chunks, effective_time, facts)
+    if cfg.load_strategy == "scd1":  # an empty target's chunks COPY straight in where it holds: asked once, here
+        facts["target_key_pk"] = target.has_primary_key(cfg.table, cfg.key_columns)
+    limits = (max_chunks, slots)
+    plan = _chunks(cfg, source, sql, columns, window, before, limits, effective_time, facts)
     plan = with_schema_changes(plan, schema_changes, columns)
     source.rollback()
     ledger.start_run(target, run_id, cfg.load_strategy, str(cfg.table), plan, checkpoint_before=before)
@@ -230,11 +238,11 @@ def _chunks(
     columns: list[Column],
     window: dict[str, Any] | None,
     before: dict[str, str] | None,
-    max_chunks: int,
+    limits: tuple[int, int],
     effective_time: str,
     facts: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    d = source.dialect
+    d, (max_chunks, slots) = source.dialect, limits
     where, params = d.window_predicate(window, SRC)
     estimate, method = _estimate(cfg, source, sql, where, params)
     keys = cfg.key_columns
@@ -248,11 +256,11 @@ def _chunks(
         # text keys range-chunk only where the source compares them in byte order (else: hash buckets)
         orderable = len(keys) == 1 and by_name[keys[0]].orderable and (key_kind not in TEXT_KINDS or
                                                                        d.byte_collation is not None)  # fmt: skip
-        inputs = PlanInputs(estimate, cfg.chunk_size, cfg.min_rows_for_parallel, max_chunks, keys, orderable)
+        inputs = PlanInputs(estimate, cfg.chunk_size, cfg.min_rows_for_parallel, max_chunks, keys, orderable, slots)
         layout = choose_layout(inputs)
     bounds: list[Any] = []
     if layout.kind == "range":
-        bounds = _range_bounds(source, sql, (keys[0], key_kind), (where, params), estimate, layout.step, max_chunks)
+        bounds = _range_bounds(source, sql, (keys[0], key_kind), (where, params), estimate, layout, max_chunks)
     log.info("plan %s: %d row(s) by %s; %s", cfg.mapref, estimate, method, layout.reason)
     extra = {
         "window": window,
@@ -288,19 +296,22 @@ def _range_bounds(
     key: tuple[str, str],
     window: tuple[str, dict[str, Any]],
     estimate: int,
-    step: int,
+    layout: Layout,
     max_chunks: int,
 ) -> list[Any]:
     """Lower bounds of chunks 2..n: every ``step``-th key in the order the chunks compare keys in (byte order
-    for text), ranked over all keys or over a random sample; the database's order is kept, never re-sorted."""
+    for text), ranked over all keys or over a random sample; the database's order is kept, never re-sorted. A
+    sized layout measures a grid :data:`GRID` times finer and picks its bounds from it (see sizing.py)."""
     d, (where, params), (name, kind) = source.dialect, window, key
     t0 = time.monotonic()
+    step = max(1, layout.step // GRID) if layout.sized else layout.step
     how = quantile_plan(estimate, step, can_sample=d.sample_predicate("fraction") is not None)
     rows = source.query(
         d.quantile_sql(sql, name, where, sampled=how.sampled, kind=kind),
         {**params, "step": how.step, **({"fraction": how.fraction} if how.sampled else {})},
     )
-    bounds = thin_bounds([r[0] for r in rows], max_chunks)
+    found = [r[0] for r in rows]
+    bounds = pick_bounds(found, step, layout.slots, max_chunks) if layout.sized else thin_bounds(found, max_chunks)
     log.info(
         "plan: %d range bound(s) from %s in %.2f s",
         len(bounds), f"a {how.fraction:.3%} key sample" if how.sampled else "every key", time.monotonic() - t0,

@@ -39,9 +39,12 @@ class MapperOperator(TaskGroup):
     :param target_table: ``[schema.]table``; created if missing.
     :param key_columns: business key, one or more columns (required for scd1/scd2).
     :param load_strategy: ``"append"``, ``"scd1"`` or ``"scd2"``.
-    :param chunk_size: target rows per chunk.
+    :param chunk_size: target rows per chunk. Default (None): one chunk per slot that can run at once
+        (``max_active_chunks``, else the DAG's ``max_active_tasks`` and Airflow's ``[core] parallelism``), each of
+        200,000 to 2,000,000 rows; a source under 400,000 rows is one chunk.
     :param min_rows_for_parallel: below this row estimate a single chunk is planned.
-    :param max_active_chunks: cap on chunks running at once within one run.
+    :param max_active_chunks: cap on chunks running at once within one run (and the default chunk count). With
+        a ``pool`` of its own for the chunks, set it to the pool's slots: a task cannot read a pool's size.
     :param mapref: job identity in the mapper tables (default ``"<dag_id>.<task_id>"``).
     :param metadata_schema: schema of the ``mapper_*`` tables (default: the target table's schema).
     :param checkpoint_column: source column for incremental loads (timestamp, date or number).
@@ -75,7 +78,7 @@ class MapperOperator(TaskGroup):
         target_table: str,
         key_columns: Sequence[str] | None = None,
         load_strategy: str = "scd1",
-        chunk_size: int = 50_000,
+        chunk_size: int | None = None,
         min_rows_for_parallel: int = 100_000,
         max_active_chunks: int | None = None,
         mapref: str | None = None,

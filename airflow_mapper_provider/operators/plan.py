@@ -12,8 +12,10 @@ from airflow_mapper_provider._compat import (
     AirflowFailException,
     AirflowRescheduleException,
     BaseOperator,
+    core_parallelism,
     max_map_length,
 )
+from airflow_mapper_provider.config import MapperConfig
 from airflow_mapper_provider.exceptions import ConfigError, LockTimeoutError, RunLockedError
 from airflow_mapper_provider.operators.common import airflow_errors, load_config
 from airflow_mapper_provider.operators.queueing import MIN_POKE_INTERVAL, AirflowJudge, as_timedelta
@@ -73,9 +75,11 @@ class MapperPlanOperator(BaseOperator):
             db.session(cfg.target_conn_id, "target") as tgt,
         ):
             eff = effective_time(context, cfg.scd2_effective_time)
+            slots = chunk_slots(cfg, core_parallelism(), getattr(self.dag, "max_active_tasks", None))
             try:
                 owner = (ti.dag_id, group) if group else None
-                return plan_run(cfg, self.source_sql, context["run_id"], eff, max_map_length(), src, tgt, owner, judge)
+                return plan_run(cfg, self.source_sql, context["run_id"], eff, max_map_length(), src, tgt, owner, judge,
+                                slots=slots)  # fmt: skip
             except RunLockedError as exc:
                 if exc.owner is None:
                     raise
@@ -112,6 +116,16 @@ class MapperPlanOperator(BaseOperator):
             except Exception:  # the render step reports a missing file; the check just cannot look inside
                 return ""
         return raw
+
+
+def chunk_slots(cfg: MapperConfig, parallelism: int, dag_max_active_tasks: int | None) -> int:
+    """Chunks of this run that can load at once, as far as the plan can see: ``max_active_chunks`` when set,
+    else Airflow's ``[core] parallelism`` capped by the DAG's ``max_active_tasks``. (A pool's size cannot be read
+    from a task: with a pool of their own, set ``max_active_chunks`` to its slots.)"""
+    if cfg.max_active_chunks:
+        return cfg.max_active_chunks
+    caps = [n for n in (parallelism, dag_max_active_tasks) if isinstance(n, int) and n > 0]
+    return max(1, min(caps)) if caps else 1
 
 
 #: Templates naming both bounds of the run's data interval select a window that an empty interval empties.

@@ -10,6 +10,7 @@ from airflow_mapper_provider.planning.chunks import (
     thin_bounds,
 )
 from airflow_mapper_provider.planning.sampling import QuantilePlan, quantile_plan
+from airflow_mapper_provider.planning.sizing import default_chunk_count, pick_bounds
 
 __all__ = [
     "Layout",
@@ -18,7 +19,9 @@ __all__ = [
     "bucket_of",
     "choose_layout",
     "chunk_contains",
+    "default_chunk_count",
     "make_chunks",
+    "pick_bounds",
     "quantile_plan",
     "thin_bounds",
 ]

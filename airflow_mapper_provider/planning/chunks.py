@@ -2,7 +2,8 @@
 
 No I/O here. The operator measures (row estimate, key quantiles) through the dialect and passes the numbers in.
 Range bounds come from the key's real distribution (every ``step``-th key in key order), so skewed and sparse
-keys still give chunks of about ``chunk_size`` rows.
+keys still give chunks of about ``chunk_size`` rows. Without a ``chunk_size`` the chunk count follows the parallel
+chunk slots and the rows (:mod:`~airflow_mapper_provider.planning.sizing`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_mapper_provider.models import ChunkSpec, decode_value, encode_value
+from airflow_mapper_provider.planning.sizing import default_chunk_count
 
 
 @dataclass(frozen=True)
@@ -23,29 +25,38 @@ class PlanInputs:
     """What the planner needs to decide a layout.
 
     :param estimated_rows: cheap estimate of the source rows.
-    :param chunk_size: target rows per chunk.
+    :param chunk_size: target rows per chunk as the user gave it; None: sized for ``slots`` (see sizing.py).
     :param min_rows_for_parallel: below this estimate, a single chunk.
     :param max_chunks: hard cap on chunks (Airflow's ``[core] max_map_length``).
     :param key_columns: business key (may be empty for append).
     :param key_orderable: the single key column has a total order usable for ranges.
+    :param slots: chunks that can run at once (``max_active_chunks``, else what Airflow allows); used only
+        without a ``chunk_size``.
     """
 
     estimated_rows: int
-    chunk_size: int
+    chunk_size: int | None
     min_rows_for_parallel: int
     max_chunks: int
     key_columns: tuple[str, ...]
     key_orderable: bool
+    slots: int = 1
 
 
 @dataclass(frozen=True)
 class Layout:
-    """The planner's decision: ``kind`` ("all", "range", "hash"), chunk count and range step."""
+    """The planner's decision: ``kind`` ("all", "range", "hash"), chunk count and range step.
+
+    ``sized``: the chunk count follows ``slots`` (no chunk_size given); range bounds are then picked from a finer
+    measured grid (:func:`~airflow_mapper_provider.planning.sizing.pick_bounds`), not cut every ``step`` keys.
+    """
 
     kind: str
     chunks: int
     step: int
     reason: str
+    sized: bool = False
+    slots: int = 1
 
 
 def choose_layout(inputs: PlanInputs) -> Layout:
@@ -55,16 +66,24 @@ def choose_layout(inputs: PlanInputs) -> Layout:
         return Layout("all", 1, 0, "no key columns: one chunk (give key_columns to load in parallel)")
     if est < inputs.min_rows_for_parallel:
         return Layout("all", 1, 0, f"estimate {est} < min_rows_for_parallel {inputs.min_rows_for_parallel}")
-    chunks = max(1, math.ceil(est / inputs.chunk_size))
-    step = inputs.chunk_size
+    sized = inputs.chunk_size is None
+    if inputs.chunk_size is None:
+        chunks = min(default_chunk_count(est, inputs.slots), inputs.max_chunks)
+        size = math.ceil(est / chunks) if est else 1
+        how = f" (sized for {inputs.slots} parallel chunk slot(s))"
+    else:
+        size, how = inputs.chunk_size, ""
+        chunks = max(1, math.ceil(est / size))
+    step = size
     if chunks > inputs.max_chunks:
         chunks = inputs.max_chunks
         step = math.ceil(est / chunks)
     if chunks == 1:
-        return Layout("all", 1, 0, f"estimate {est} fits one chunk of {inputs.chunk_size}")
+        return Layout("all", 1, 0, f"estimate {est} fits one chunk of {size}{how}")
     if len(inputs.key_columns) == 1 and inputs.key_orderable:
-        return Layout("range", chunks, step, f"{chunks} key ranges of about {step} rows")
-    return Layout("hash", chunks, step, f"{chunks} hash buckets of the key (composite or unordered key)")
+        return Layout("range", chunks, step, f"{chunks} key ranges of about {step} rows{how}", sized, inputs.slots)
+    return Layout("hash", chunks, step, f"{chunks} hash buckets of the key (composite or unordered key){how}", sized,
+                  inputs.slots)  # fmt: skip
 
 
 def thin_bounds(bounds: Sequence[Any], max_chunks: int) -> list[Any]:

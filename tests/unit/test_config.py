@@ -39,7 +39,6 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("chunk-size-bool", {"chunk_size": True}, "chunk_size must be an integer >= 1, got True"),
     ("chunk-size-str", {"chunk_size": "10"}, "chunk_size must be an integer >= 1, got '10'"),
     ("chunk-size-float", {"chunk_size": 1000.0}, "chunk_size must be an integer >= 1, got 1000.0"),
-    ("chunk-size-none", {"chunk_size": None}, "chunk_size must be an integer >= 1, got None"),
     ("min-rows-negative", {"min_rows_for_parallel": -1}, "min_rows_for_parallel must be an integer >= 0, got -1"),
     ("min-rows-bool", {"min_rows_for_parallel": False}, "min_rows_for_parallel must be an integer >= 0"),
     ("max-active-zero", {"max_active_chunks": 0}, "max_active_chunks must be an integer >= 1, got 0"),
@@ -117,6 +116,7 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("dollar-and-underscore", {"target_table": "_dw$1.t_2", "key_columns": ["_id$"]}),
     ("longest-name", {"target_table": "t" * 63}),
     ("chunk-size-one", {"chunk_size": 1, "min_rows_for_parallel": 0, "max_active_chunks": 1}),
+    ("chunk-size-none", {"chunk_size": None}),  # sized by the plan
     ("metadata-schema", {"metadata_schema": "mapper_meta"}),
     ("mixed-case", {"target_table": "DW.DimCustomer", "key_columns": ["CustomerId"]}),
     ("key-checkpoint", {"checkpoint_column": "updated_at", "checkpoint_lookback": dt.timedelta(minutes=5)}),
@@ -143,9 +143,10 @@ def test_key_columns_list_is_stored_as_tuple() -> None:
 
 def test_defaults() -> None:
     cfg = MapperConfig(source_conn_id="s", target_conn_id="t", target_table="x", mapref="m", key_columns=("id",))
+    # chunk_size None: sized by the plan for the parallel chunk slots (planning/sizing.py)
     assert (cfg.load_strategy, cfg.chunk_size, cfg.min_rows_for_parallel, cfg.max_active_chunks) == (
         "scd1",
-        50_000,
+        None,
         100_000,
         None,
     )
