@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
+from airflow_mapper_provider import progress
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.errors import TRANSIENT, classify
 from airflow_mapper_provider.progress import RUNNING, Snapshot
@@ -50,6 +53,7 @@ class ProgressLog:
         self.tables, self.mapref, self.run_id, self.attempt, self.hostname = tables, mapref, run_id, attempt, hostname
         self._open = open_session
         self._sess: Session | None = None
+        self._run_written = -math.inf
 
     def session(self) -> Session:
         """The side connection, opened on first use."""
@@ -72,7 +76,11 @@ class ProgressLog:
         sess = self.session()
         try:
             self._write_chunk(sess, snap)
-            self._write_run(sess)
+            # the run's aggregate reads every chunk of the run (14 ms for 1,000 chunks): at the log's pace
+            now = time.monotonic()
+            if snap.status != RUNNING or now - self._run_written >= progress.LOG_S:
+                self._write_run(sess)
+                self._run_written = now
         except Exception as exc:
             with contextlib.suppress(Exception):
                 sess.rollback()
