@@ -33,3 +33,14 @@ def core_parallelism() -> int:
     from airflow.configuration import conf
 
     return conf.getint("core", "parallelism", fallback=32)
+
+
+def runs_tasks_one_at_a_time() -> bool:
+    """This task runs in ``dag.test()`` / ``airflow dags test`` without an executor: every task of the run in this
+    process, one after another (the Task SDK's in-process supervisor). False where that cannot be told."""
+    try:
+        from airflow.sdk.execution_time import task_runner
+        from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms
+    except ImportError:  # pragma: no cover - a Task SDK without them
+        return False
+    return isinstance(getattr(task_runner, "SUPERVISOR_COMMS", None), InProcessSupervisorComms)

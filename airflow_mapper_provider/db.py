@@ -31,6 +31,8 @@ _PG_EXTRAS = (
     "target_session_attrs",
 )
 SAMPLE_ROWS = 1000
+#: Bytes per block relayed from a ``COPY TO`` into a ``COPY FROM`` (rows are joined up to this size).
+COPY_BLOCK = 1 << 17
 
 
 class Session:
@@ -157,15 +159,49 @@ class PgSession(Session):
             while rows := cur.fetchmany(batch):
                 yield rows
 
-    def copy_out(self, sql: str, params: dict[str, Any]) -> Iterator[memoryview]:
-        """Stream ``COPY ... TO STDOUT`` as raw blocks (never decoded into rows). Each block is a view into the
-        driver's buffer, valid until the next one is read: write it before asking for more (no copy made)."""
+    def copy_out(self, sql: str, params: dict[str, Any]) -> Iterator[bytes | bytearray | memoryview]:
+        """Stream ``COPY ... TO STDOUT`` as raw blocks of rows (never decoded): what libpq has received at once, up
+        to :data:`COPY_BLOCK` bytes. A block is handed over once and never touched again."""
         if not params:
             sql = sql.replace("%%", "%")
         with self.conn.cursor() as cur, cur.copy(sql, params or None) as copy:
-            yield from copy
+            yield from self._copied_blocks(copy)
 
-    def copy_in(self, sql: str, data: Iterable[bytes | memoryview]) -> int:
+    def _copied_blocks(self, copy: Any) -> Iterator[bytes | bytearray | memoryview]:
+        """The rows of a running ``COPY TO``, joined into blocks.
+
+        The server sends one message per row, and the driver's ``Copy.read()`` runs a small protocol generator for
+        each (about 2 us of Python per row, 2.8 s of CPU per million rows measured here). Rows already received are
+        taken straight from libpq (``PQgetCopyData``, non-blocking) and joined; only when none is buffered does
+        ``Copy.read()`` wait for the socket as usual (so a cancel or a signal is handled as before). Should libpq
+        report the end of the COPY here, its final result is read and checked the way the driver does.
+        """
+        from psycopg import errors, generators
+        from psycopg.pq import ExecStatus
+
+        pgconn, block = self.conn.pgconn, bytearray()
+        while True:
+            nbytes, data = pgconn.get_copy_data(1)
+            if nbytes > 0:
+                block += data
+                if len(block) >= COPY_BLOCK:
+                    yield block
+                    block = bytearray()
+                continue
+            if block:
+                yield block
+                block = bytearray()
+            if nbytes < 0:  # the COPY ended (or failed) while draining: its result says which
+                for result in self.conn.wait(generators.fetch_many(pgconn)):
+                    if result.status != ExecStatus.COMMAND_OK:
+                        raise errors.error_from_result(result, encoding=self.conn.info.encoding)
+                return
+            row = copy.read()  # nothing buffered: the driver waits for the socket (b"" at the end)
+            if not row:
+                return
+            block += row
+
+    def copy_in(self, sql: str, data: Iterable[bytes | bytearray | memoryview]) -> int:
         with self.conn.cursor() as cur:
             with cur.copy(sql) as copy:
                 for block in data:

@@ -14,6 +14,7 @@ from airflow_mapper_provider._compat import (
     BaseOperator,
     core_parallelism,
     max_map_length,
+    runs_tasks_one_at_a_time,
 )
 from airflow_mapper_provider.config import MapperConfig
 from airflow_mapper_provider.exceptions import ConfigError, LockTimeoutError, RunLockedError
@@ -75,7 +76,8 @@ class MapperPlanOperator(BaseOperator):
             db.session(cfg.target_conn_id, "target") as tgt,
         ):
             eff = effective_time(context, cfg.scd2_effective_time)
-            slots = chunk_slots(cfg, core_parallelism(), getattr(self.dag, "max_active_tasks", None))
+            dag_cap = getattr(self.dag, "max_active_tasks", None)
+            slots = chunk_slots(cfg, core_parallelism(), dag_cap, one_at_a_time=runs_tasks_one_at_a_time())
             try:
                 owner = (ti.dag_id, group) if group else None
                 return plan_run(cfg, self.source_sql, context["run_id"], eff, max_map_length(), src, tgt, owner, judge,
@@ -118,12 +120,17 @@ class MapperPlanOperator(BaseOperator):
         return raw
 
 
-def chunk_slots(cfg: MapperConfig, parallelism: int, dag_max_active_tasks: int | None) -> int:
-    """Chunks of this run that can load at once, as far as the plan can see: ``max_active_chunks`` when set,
-    else Airflow's ``[core] parallelism`` capped by the DAG's ``max_active_tasks``. (A pool's size cannot be read
-    from a task: with a pool of their own, set ``max_active_chunks`` to its slots.)"""
+def chunk_slots(
+    cfg: MapperConfig, parallelism: int, dag_max_active_tasks: int | None, *, one_at_a_time: bool = False
+) -> int:
+    """Chunks of this run that can load at once, as far as the plan can see: ``max_active_chunks`` when set;
+    1 where tasks run one at a time (``dag.test()`` without an executor); else Airflow's ``[core] parallelism``
+    capped by the DAG's ``max_active_tasks``. (A pool's size cannot be read from a task: with a pool of their
+    own, set ``max_active_chunks`` to its slots.)"""
     if cfg.max_active_chunks:
         return cfg.max_active_chunks
+    if one_at_a_time:
+        return 1
     caps = [n for n in (parallelism, dag_max_active_tasks) if isinstance(n, int) and n > 0]
     return max(1, min(caps)) if caps else 1
 

@@ -139,3 +139,9 @@ def cfg(**kw: Any) -> MapperConfig:
 )
 def test_chunk_slots(max_active_chunks: int | None, parallelism: int, dag_cap: int | None, expected: int) -> None:
     assert chunk_slots(cfg(max_active_chunks=max_active_chunks), parallelism, dag_cap) == expected
+
+
+def test_chunk_slots_where_tasks_run_one_at_a_time() -> None:
+    """dag.test() without an executor runs the chunks one after another: one slot, unless the user gave some."""
+    assert chunk_slots(cfg(), 32, 16, one_at_a_time=True) == 1
+    assert chunk_slots(cfg(max_active_chunks=4), 32, 16, one_at_a_time=True) == 4
