@@ -94,6 +94,7 @@ def plan_run(
                  run_id)  # fmt: skip
         return []
     taken = lock.take(target, run_id, lambda rid: (ledger.job_row(target, rid) or {}).get("status"), judge)
+    ledger.claim_run(target, run_id, cfg.load_strategy, str(cfg.table))  # commits with the lock row
     schema_changes = _prepare_target(cfg, target, tables, columns)  # owning the mapref: no live run reads it
     frozen = ledger.frozen_plan(target, run_id)
     if cfg.load_strategy == "scd2" and not cfg.effective_column:

@@ -96,6 +96,18 @@ class ChunkLedger:
         }  # fmt: skip
         _replace(sess, self.tables.joblog, values, ("mapref", "run_id"))
 
+    def claim_run(self, sess: Session, run_id: str, strategy: str, table: str) -> None:
+        """Say 'running' for ``run_id`` from the moment it takes the run lock (caller's transaction): the lock row
+        commits before the plan is frozen, and a lock row whose run has no job log row would not block another
+        plan. An earlier try's row keeps its frozen plan (only its status changes)."""
+        key = {"w_mapref": self.mapref, "w_run_id": run_id}
+        sql = sess.dialect.update_sql(self.tables.joblog, ["status"], ["mapref", "run_id"])
+        if sess.execute(sql, {"status": "running", **key}) == 0:
+            values = {"mapref": self.mapref, "run_id": run_id, "status": "running", "chunks_planned": 0,
+                      "chunks_succeeded": 0, "started_at": utcnow(), "load_strategy": strategy, "target_table": table,
+                      **{name: 0 for name in COUNTERS}}  # fmt: skip
+            sess.execute(sess.dialect.insert_sql(self.tables.joblog, list(values)), values)
+
     def plan_of(self, sess: Session, run_id: str) -> list[dict[str, Any]] | None:
         """The chunk dicts the run's plan froze (None if its plan never finished)."""
         sql = sess.dialect.select_sql(self.tables.joblog, ["plan_json"], ["mapref", "run_id"])

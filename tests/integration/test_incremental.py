@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 
@@ -251,3 +252,34 @@ def test_next_append_run_after_a_partial_run_loads_no_row_twice(pg_dbs, how):
         assert plan_run(cfg, ACCOUNTS, "r1", "2026-06-01T00:00:00+00:00", 1024, src, tgt) == []
         assert finalize_run(cfg, "r1", [], tgt).status == "abandoned"
     assert rows(pg_dbs.target_dsn, "SELECT count(*) FROM dw.acc_log") == [(5_000,)]
+
+
+def test_a_plan_that_has_taken_the_lock_blocks_others_while_it_is_still_measuring(pg_dbs):
+    """The lock row commits (with the DDL) before the plan is frozen: the run's job log row says 'running' from
+    then on, so a second plan in that window is refused instead of finding an owner without a job log row."""
+    make_accounts(pg_dbs.source_dsn, 3_000)
+    slow = f"SELECT * FROM ({ACCOUNTS}) a WHERE pg_sleep(0.001) IS NOT NULL"  # ~3 s per full read (the count)
+    cfg = config("scd1", "dw.acc", keys=("id",), min_rows_for_parallel=100_000)
+    outcome: dict[str, str] = {}
+
+    def first() -> None:
+        with sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):
+            plan_run(cfg, slow, "first", "2026-06-02T00:00:00+00:00", 1024, src, tgt)
+            outcome["first"] = "planned"
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not rows(pg_dbs.target_dsn, "SELECT to_regclass('dw.mapper_lock')")[0][0]:
+        time.sleep(0.05)
+    while time.monotonic() < deadline and rows(pg_dbs.target_dsn, "SELECT count(*) FROM dw.mapper_lock") == [(0,)]:
+        time.sleep(0.05)  # the first plan's lock row has committed; it is now counting the source
+    assert "first" not in outcome, "the first plan finished before the second started: the test proves nothing"
+    with (
+        sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src2, tgt2),
+        pytest.raises(RunLockedError, match=r"run 'first' .* job log says 'running'"),
+    ):
+        plan_run(cfg, slow, "second", "2026-06-01T00:00:00+00:00", 1024, src2, tgt2)
+    thread.join(60)
+    assert outcome == {"first": "planned"}
+    assert rows(pg_dbs.target_dsn, "SELECT run_id FROM dw.mapper_lock") == [("first",)]
