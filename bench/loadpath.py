@@ -40,7 +40,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--code", type=Path, action="append", default=[], help="another checkout to measure too")
     p.add_argument("--json", type=Path, default=HERE / "loadpath.json")
-    p.add_argument("--child", nargs=2, metavar=("SOURCE", "TARGET"), help=argparse.SUPPRESS)
+    p.add_argument("--also-slots", type=int, default=0, help="also a run with max_active_chunks=N (N chunks)")
+    p.add_argument("--child", nargs=3, metavar=("SOURCE", "TARGET", "SLOTS"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -49,7 +50,7 @@ def say(text: str) -> None:
 
 
 # ---- the child: dag.test() runs of one checkout -------------------------------------------------------------
-def child(source: str, target: str) -> None:
+def child(source: str, target: str, slots: str) -> None:
     home = tempfile.mkdtemp(prefix="mapper-bench-loadpath-")
     os.environ.update(AIRFLOW_HOME=home, AIRFLOW__CORE__LOAD_EXAMPLES="False",
                       AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
@@ -60,14 +61,15 @@ def child(source: str, target: str) -> None:
     import airflow_mapper_provider
 
     db.resetdb()
-    dags = {(s, size): _dag(s, size) for s in STRATEGIES for size in ("one", "all")}
+    sizes = ("one", "all", *([f"all{slots}"] if int(slots) else []))
+    dags = {(s, size): _dag(s, size) for s in STRATEGIES for size in sizes}
     reset_target(target)
     _timed(dags[("scd1", "one")], target)  # warm-up: first imports and caches
     out: dict[str, Any] = {"provider": airflow_mapper_provider.__file__, "runs": {}}
     for strategy in STRATEGIES:
         reset_target(target)
         out["runs"][f"{strategy} raw"] = {"seconds": round(raw_copy(source, target)[1], 3)}
-        for size in ("one", "all"):
+        for size in sizes:
             reset_target(target)
             execute(target, "CHECKPOINT")
             out["runs"][f"{strategy} {size}"] = _timed(dags[(strategy, size)], target)
@@ -81,10 +83,12 @@ def _dag(strategy: str, size: str) -> Any:
     from tests.dag.conftest import serialize
 
     sql = SOURCE_SQL + (" WHERE customer_id <= 1" if size == "one" else "")
+    slots = {"max_active_chunks": int(size[3:])} if size[3:] else {}  # "all4": max_active_chunks=4
     with DAG(f"lp_{strategy}_{size}", schedule=None, start_date=dt.datetime(2026, 1, 1)) as dag:
         MapperOperator(
             task_id="load", source_conn_id="bench_src", target_conn_id="bench_tgt", source_sql=sql,
             target_table=f"dw.lp_{strategy}_{size}", key_columns=["customer_id"], load_strategy=strategy, retries=0,
+            **slots,
         )  # fmt: skip
     serialize(dag)
     return dag
@@ -103,10 +107,10 @@ def _timed(dag: Any, target: str) -> dict[str, Any]:
 
 
 # ---- the parent -------------------------------------------------------------------------------------------
-def run_child(code: Path, source: str, target: str) -> dict[str, Any]:
+def run_child(code: Path, source: str, target: str, slots: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join([str(code), str(ROOT)])
-    argv = [sys.executable, "-m", "bench.loadpath", "--child", source, target]
+    argv = [sys.executable, "-m", "bench.loadpath", "--child", source, target, str(slots)]
     # cwd outside any checkout: ``python -m`` puts the working directory first on sys.path
     done = subprocess.run(argv, env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True, check=False)
     if done.returncode:
@@ -134,34 +138,35 @@ def main(argv: list[str] | None = None) -> None:
         for r in range(args.rounds):
             entry: dict[str, Any] = {"codes": {}}
             for code in codes:
-                got = run_child(code, src, tgt)
+                got = run_child(code, src, tgt, args.also_slots)
                 entry["codes"][str(code)] = got
                 say(f"round {r + 1}: {code}: " + ", ".join(f"{k} {v['seconds']:.2f} s" + (
                     f" ({v['chunks']} chunks)" if "chunks" in v else "") for k, v in got["runs"].items()))  # fmt: skip
             rounds.append(entry)
     finally:
         server.close()
-    summary = summarize(rounds, codes)
+    summary = summarize(rounds, codes, args.also_slots)
     args.json.write_text(json.dumps({"machine": info, "rows": args.rows, "rounds": rounds, "summary": summary},
                                     indent=1), encoding="utf-8")  # fmt: skip
     print(text(summary, args.rows))
 
 
-def summarize(rounds: list[dict[str, Any]], codes: list[Path]) -> dict[str, Any]:
+def summarize(rounds: list[dict[str, Any]], codes: list[Path], slots: int = 0) -> dict[str, Any]:
     """Per checkout and strategy: median raw, full and 1-row seconds, and the median of the per-triple ratios."""
     out: dict[str, Any] = {"codes": {}}
     for code in codes:
         per: dict[str, Any] = {}
-        for strategy in STRATEGIES:
+        for strategy, size in [(s, z) for s in STRATEGIES for z in ("all", *([f"all{slots}"] if slots else []))]:
             runs = [r["codes"][str(code)]["runs"] for r in rounds]
             raw = [x[f"{strategy} raw"]["seconds"] for x in runs]
-            full = [x[f"{strategy} all"]["seconds"] for x in runs]
+            full = [x[f"{strategy} {size}"]["seconds"] for x in runs]
             one = [x[f"{strategy} one"]["seconds"] for x in runs]
             ratios = [r / max(f - o, 1e-3) for r, f, o in zip(raw, full, one, strict=True)]
-            per[strategy] = {"raw": statistics.median(raw), "full": statistics.median(full),
+            name = strategy if size == "all" else f"{strategy}, max_active_chunks={slots}"
+            per[name] = {"raw": statistics.median(raw), "full": statistics.median(full),
                              "one": statistics.median(one), "ratio": statistics.median(ratios),
                              "ratios": [round(x, 3) for x in ratios],
-                             "chunks": runs[-1][f"{strategy} all"]["chunks"]}  # fmt: skip
+                             "chunks": runs[-1][f"{strategy} {size}"]["chunks"]}  # fmt: skip
         out["codes"][str(code)] = per
     return out
 

@@ -124,7 +124,7 @@ def one_run(stack: Stack, method: str, target: str, guard: float) -> dict[str, A
     run = stack.wait_run(method, run_id, guard)
     seen = time.time() - at
     line = timeline(stack, method, run)
-    line.update(run_id=run_id, seconds=line["end"], client_seconds=round(seen, 3))
+    line.update(run_id=run_id, seconds=line["end"], client_seconds=round(seen, 3), load=os.getloadavg()[0])
     table = {"mapper_scd1": "dw.sched_scd1", "mapper_scd2": "dw.sched_scd2", "generic_transfer": "dw.sched_gt"}
     where = " WHERE is_current" if method == "mapper_scd2" else ""
     line["rows"] = execute(target, f"SELECT count(*) FROM {table[method]}{where}")[0][0]
@@ -263,8 +263,12 @@ def markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
     failed = [f"{r['size']:,} {r['method']} round {r['round'] + 1}" for r in results["runs"] if r["state"] != "success"]
     if failed:
         lines += ["", f"Failed runs (not in the medians): {', '.join(failed)}"]
+    where = f"checkout {info['code']}; the tasks imported {results.get('provider')}"
+    loads = [r["load"] for r in results["runs"] if "load" in r]
+    if loads:  # other work on the machine shows here (this benchmark alone keeps it near the core count)
+        where += f"; 1-minute load average at the runs' ends {min(loads):.1f}-{max(loads):.1f}"
     lines += ["", f"Machine: {info['cores']} cores, {info['ram_gb']} GB RAM, {info['platform']}; Python "
-              f"{info['python']}; code {info['code']}.", ""]  # fmt: skip
+              f"{info['python']}; {where}.", ""]  # fmt: skip
     return "\n".join(lines)
 
 
