@@ -29,7 +29,7 @@ from typing import Any
 
 from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.convert import Converter
-from airflow_mapper_provider.db import PgSession, Session
+from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import Column, ColumnType
 from airflow_mapper_provider.errors import DATA, classify, describe_error
 from airflow_mapper_provider.exceptions import ConversionError, DataError, KeyRuleError, PlanMismatchError
@@ -45,7 +45,7 @@ from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_
 from airflow_mapper_provider.strategies.base import DELTA, OK, PY_HASH, RN, STAGE
 from airflow_mapper_provider.strategies.deletes import CHUNK, RUN, SeenKeys
 from airflow_mapper_provider.target import load_columns
-from airflow_mapper_provider.transfer import Transfer
+from airflow_mapper_provider.transfer import Transfer, relays_binary
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class ChunkJob:
         """Staging into the existing target's column types, where they differ (see convert.py): the compare and
         the writes then run in the target's types."""
         d = self.target.dialect
-        if not d.converts_in_sql:
+        if not d.caps.converts_in_sql:
             return ctx
         have = {c.name: c.type for c in self._target_columns()}
         if all(c.name in have and d.same_type(c.type, have[c.name]) for c in ctx.columns):
@@ -280,15 +280,19 @@ class ChunkJob:
     def _direct_ok(self, ctx: ApplyContext, mover: Transfer) -> bool:
         if self.spec.window or self.spec.keyset is not None:
             return False  # the checkpoint is read from staging
-        if self.target.dialect.converts_in_sql and not mover.binary_ok(ctx, True):
+        if self.target.dialect.caps.converts_in_sql and not mover.binary_ok(ctx, True):
             return False  # the target's column types are not the source's: staging converts the values
         if ctx.strategy == "append":
             return True
         if not ctx.empty_target:
             return False
         if ctx.strategy == "scd2":  # new versions by binary COPY, their scd2 columns computed by the source
-            both_pg = isinstance(self.source, PgSession) and isinstance(self.target, PgSession)
-            return both_pg and not ctx.python_hash and not ctx.effective_column and mover.binary_ok(ctx, True)
+            return (
+                relays_binary(self.source, self.target)
+                and not ctx.python_hash
+                and not ctx.effective_column
+                and mover.binary_ok(ctx, True)
+            )
         if self.spec.target_key_pk is not None:  # the plan checked it once for every chunk
             return self.spec.target_key_pk
         return self.target.has_primary_key(self.cfg.table, self.cfg.key_columns)

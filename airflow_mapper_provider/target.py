@@ -281,7 +281,7 @@ _FRACTIONAL = frozenset({"timestamp", "timestamptz", "time"})
 def _enforces_types(d: Dialect) -> bool:
     """The target database holds each column to its declared type (PostgreSQL; SQLite stores any value in any
     column, so a wider source type needs no DDL there)."""
-    return d.enforces_types
+    return d.caps.enforces_types
 
 
 def _same_type(target: ColumnType, source: ColumnType) -> bool:
