@@ -146,6 +146,7 @@ class ChunkJob:
                 "(template with run context such as data_interval_*, not the wall clock), then re-run the plan"
             )
         try:
+            self.source.begin_snapshot(self.spec.snapshot)  # every chunk of the run reads one point in time
             columns = self.source.describe(sql)
         except Exception:
             self.source_failed = True
