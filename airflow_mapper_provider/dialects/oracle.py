@@ -81,6 +81,16 @@ class OracleDialect(OracleDdl):
     def offset_sql(self, param: str) -> str:
         return f" OFFSET {self.param(param)} ROWS"
 
+    def _equal(self, names: Sequence[str], prefix: str = "") -> str:
+        """Null-safe equality of the mapper tables' lookups: Oracle stores ``''`` as NULL, so a ledger bound
+        or a message written as ``''`` reads back NULL and ``col = ''`` would never match it. On a NOT NULL
+        column (the keys) the optimizer drops the NULL branch and uses the index."""
+        return " AND ".join(self._same(self.quote(n), self.param(prefix + n)) for n in names)
+
+    @staticmethod
+    def _same(col: str, mark: str) -> str:
+        return f"({col} = {mark} OR ({col} IS NULL AND {mark} IS NULL))"
+
     def for_update(self) -> str:
         return " FOR UPDATE"
 

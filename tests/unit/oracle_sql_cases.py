@@ -154,7 +154,7 @@ STATE: dict[str, Callable[[], str]] = {
     ),
     "lock-holds": lambda: ORA.select_sql(TABLES.lock, ["run_id"], ["mapref"]) + ORA.for_share(),
     "ledger-lookup": lambda: ORA.select_sql(
-        TABLES.chunklog, ["chunk_index", "status"], ["mapref", "run_id"], order_by="chunk_index"
+        TABLES.chunklog, ["chunk_index", "status"], ["mapref", "run_id", "lower_bound"], order_by="chunk_index"
     ),
     "joblog-update": lambda: ORA.update_sql(TABLES.joblog, ["status", "message"], ["mapref", "run_id"]),
     "rejects-insert": lambda: ORA.insert_values_sql(ORA.table(TABLES.rejects), ["mapref", "row_json"], ["p0", "p1"]),

@@ -307,25 +307,37 @@ GOLDEN: dict[str, str] = {
         " u.chunk_index) k GROUP BY k.mapref, k.run_id) s ON s.mapref = j.mapref AND s.run_id = j.run_id"
     ),
     "state-checkpoint-read": (
-        'SELECT "CHECKPOINT_COLUMN", "VALUE", "VALUE_TYPE" FROM "META"."MAPPER_CHECKPOINT" WHERE "MAPREF" = :mapref'
+        'SELECT "CHECKPOINT_COLUMN", "VALUE", "VALUE_TYPE" FROM "META"."MAPPER_CHECKPOINT" WHERE ("MAPREF" ='
+        ' :mapref OR ("MAPREF" IS NULL AND :mapref IS NULL))'
     ),
-    "state-checkpoint-delete": 'DELETE FROM "META"."MAPPER_CHECKPOINT" WHERE "MAPREF" = :mapref',
+    "state-checkpoint-delete": (
+        'DELETE FROM "META"."MAPPER_CHECKPOINT" WHERE ("MAPREF" = :mapref OR ("MAPREF" IS NULL AND :mapref IS NULL))'
+    ),
     "state-checkpoint-insert": (
         'INSERT INTO "META"."MAPPER_CHECKPOINT" ("MAPREF", "CHECKPOINT_COLUMN", "VALUE") VALUES (:mapref,'
         " :checkpoint_column, :value)"
     ),
-    "state-lock-serialize": 'SELECT "MAPREF" FROM "META"."MAPPER_LOCK" WHERE "MAPREF" = :mapref FOR UPDATE',
-    "state-lock-owner-nowait": (
-        'SELECT "RUN_ID", "ACQUIRED_AT" FROM "META"."MAPPER_LOCK" WHERE "MAPREF" = :mapref FOR UPDATE NOWAIT'
+    "state-lock-serialize": (
+        'SELECT "MAPREF" FROM "META"."MAPPER_LOCK" WHERE ("MAPREF" = :mapref OR ("MAPREF" IS NULL AND :mapref'
+        " IS NULL)) FOR UPDATE"
     ),
-    "state-lock-holds": 'SELECT "RUN_ID" FROM "META"."MAPPER_LOCK" WHERE "MAPREF" = :mapref',
+    "state-lock-owner-nowait": (
+        'SELECT "RUN_ID", "ACQUIRED_AT" FROM "META"."MAPPER_LOCK" WHERE ("MAPREF" = :mapref OR ("MAPREF" IS'
+        " NULL AND :mapref IS NULL)) FOR UPDATE NOWAIT"
+    ),
+    "state-lock-holds": (
+        'SELECT "RUN_ID" FROM "META"."MAPPER_LOCK" WHERE ("MAPREF" = :mapref OR ("MAPREF" IS NULL AND :mapref IS NULL))'
+    ),
     "state-ledger-lookup": (
-        'SELECT "CHUNK_INDEX", "STATUS" FROM "META"."MAPPER_CHUNKLOG" WHERE "MAPREF" = :mapref AND "RUN_ID" ='
-        ' :run_id ORDER BY "CHUNK_INDEX"'
+        'SELECT "CHUNK_INDEX", "STATUS" FROM "META"."MAPPER_CHUNKLOG" WHERE ("MAPREF" = :mapref OR ("MAPREF"'
+        ' IS NULL AND :mapref IS NULL)) AND ("RUN_ID" = :run_id OR ("RUN_ID" IS NULL AND :run_id IS NULL))'
+        ' AND ("LOWER_BOUND" = :lower_bound OR ("LOWER_BOUND" IS NULL AND :lower_bound IS NULL)) ORDER BY'
+        ' "CHUNK_INDEX"'
     ),
     "state-joblog-update": (
-        'UPDATE "META"."MAPPER_JOBLOG" SET "STATUS" = :status, "MESSAGE" = :message WHERE "MAPREF" ='
-        ' :w_mapref AND "RUN_ID" = :w_run_id'
+        'UPDATE "META"."MAPPER_JOBLOG" SET "STATUS" = :status, "MESSAGE" = :message WHERE ("MAPREF" ='
+        ' :w_mapref OR ("MAPREF" IS NULL AND :w_mapref IS NULL)) AND ("RUN_ID" = :w_run_id OR ("RUN_ID" IS'
+        " NULL AND :w_run_id IS NULL))"
     ),
     "state-rejects-insert": 'INSERT INTO "META"."MAPPER_REJECTS" ("MAPREF", "ROW_JSON") VALUES (:p0, :p1)',
     "state-progress-upsert": (
