@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args
 from airflow_mapper_provider.errors import DbError, classify
 from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.identifiers import TableName, validate_identifier
+from airflow_mapper_provider.strategies.versions import VERSION_NAMES
 
 LoadStrategy = Literal["append", "scd1", "scd2"]
 CheckpointStrategy = Literal["AUTO", "KEY", "PYTHON", "NONE"]
@@ -30,8 +31,8 @@ EFFECTIVE_TIMES = ("run_start", "data_interval_end")
 SCHEMA_CHANGES: tuple[str, ...] = get_args(SchemaChange)
 CHUNK_BY: tuple[str, ...] = get_args(ChunkBy)
 
-#: Column names the mapper adds to scd2 targets. Source queries must not use them.
-SCD2_COLUMNS = ("valid_from", "valid_to", "is_current", "row_hash")
+#: Column names the mapper adds to scd2 targets (strategies/versions.py). Source queries must not use them.
+SCD2_COLUMNS = VERSION_NAMES
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from airflow_mapper_provider.config import MapperConfig, source_sql_checked_by_d
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import SRC, Column
 from airflow_mapper_provider.dialects.types import TEXT_KINDS
-from airflow_mapper_provider.exceptions import CheckpointNullError, ConfigError, MapperError
+from airflow_mapper_provider.exceptions import CheckpointNullError, ConfigError, EffectiveTimeError
 from airflow_mapper_provider.models import decode_value, encode_value
 from airflow_mapper_provider.planning import (
     Layout,
@@ -48,10 +48,6 @@ from airflow_mapper_provider.target import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class EffectiveTimeError(MapperError):
-    """An scd2 run would write history older than what the target already holds."""
 
 
 def fingerprint(source_sql: str) -> str:
