@@ -17,8 +17,9 @@ README "Oracle SQL". The choices, each explained where it is made:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_mapper_provider.dialects import oracle_exprs
 from airflow_mapper_provider.dialects.base import SRC, Params, UpdateSpec
@@ -30,6 +31,12 @@ from airflow_mapper_provider.dialects.types import Column
 from airflow_mapper_provider.exceptions import UnsupportedError
 from airflow_mapper_provider.identifiers import TableName, fit_identifier, validate_identifier
 from airflow_mapper_provider.models import ChunkSpec, decode_value
+
+if TYPE_CHECKING:
+    from airflow_mapper_provider.strategies.base import ApplyContext, Check, Step
+
+#: The staging table's base name (as strategies.base.STAGE; not imported: strategies import the dialects).
+STAGE = "mapper_stage"
 
 
 class OracleDialect(OracleDdl):
@@ -232,6 +239,26 @@ class OracleDialect(OracleDdl):
         assigns = ", ".join(f"{self.quote(col)} = {expr}" for col, expr in sets)
         return f"UPDATE {self.table(table)} t SET {assigns} WHERE {where}"
 
+    # ---- whole strategy writes (Strategy.write calls <strategy>_steps) -----------------------------------
+    def scd1_steps(self, ctx: ApplyContext) -> list[Step | Check]:
+        """The portable scd1 steps (MERGE comes from :meth:`update_from_sql`), made runnable on Oracle."""
+        from airflow_mapper_provider.strategies import scd1
+
+        return _runnable(scd1.steps(self._bind_free(ctx)))
+
+    def scd2_steps(self, ctx: ApplyContext) -> list[Step | Check]:
+        from airflow_mapper_provider.strategies import scd2
+
+        return _runnable(scd2.steps(self._bind_free(ctx)))
+
+    def _bind_free(self, ctx: ApplyContext) -> ApplyContext:
+        """The delta is a CREATE ... AS SELECT (DDL: no bind variables, ORA-01027): the narrowing of the compare
+        join to the staged key range becomes :meth:`staged_slice_predicate`, the same rows without binds."""
+        if not ctx.target_where:
+            return ctx
+        where = self.staged_slice_predicate(STAGE, ctx.keys[0]) if len(ctx.keys) == 1 else ""
+        return dataclasses.replace(ctx, target_where=where, target_params={})
+
     # ---- progress ---------------------------------------------------------------------------------------
     def upsert_sql(self, table: TableName, names: Sequence[str], key: Sequence[str]) -> str | None:
         """MERGE of one row bound from ``dual``. Two sessions inserting one new key at once: the second fails with
@@ -243,3 +270,8 @@ class OracleDialect(OracleDdl):
             f"MERGE INTO {self.table(table)} t USING (SELECT {row} FROM dual) s ON ({self.key_join(key, 't', 's')})"
             f"{update} WHEN NOT MATCHED THEN INSERT ({self.cols(names)}) VALUES ({self.cols(names, 's')})"
         )
+
+
+def _runnable(items: Sequence[Step | Check]) -> list[Step | Check]:
+    """Without the statements Oracle leaves out (""): the delta's index in salvage mode."""
+    return [item for item in items if item.sql]

@@ -19,7 +19,7 @@ from airflow_mapper_provider.state.tables import PROGRESS_COLUMNS, MapperTables
 from airflow_mapper_provider.strategies import ApplyContext, apply_plan
 from airflow_mapper_provider.strategies.base import DELTA, STAGE, Check, Step
 from airflow_mapper_provider.strategies.deletes import SeenKeys
-from airflow_mapper_provider.target import SCD2_LAYOUT
+from airflow_mapper_provider.strategies.versions import VERSION_COLUMNS
 
 ORA = OracleDialect()
 TABLE = TableName("dim_customer", "dw")
@@ -43,6 +43,8 @@ ROWID_SPEC = ChunkSpec(
     0, 4, "rowid", lower={"t": "rowid", "v": "AAAR3sAAEAAAACXAAA"}, upper={"t": "rowid", "v": "AAAR3sAAEAAAACfH//"}
 )
 RANGE_SPEC = ChunkSpec(1, 3, "range", ("customer_id",), encode_value(100), encode_value(200), key_kind="bigint")
+#: The loader's narrowing of the compare join (loader._staged_slice), with bind variables.
+LOADER_SLICE = 't."CUSTOMER_ID" >= :mapper_klo AND t."CUSTOMER_ID" <= :mapper_khi'
 HASH_SPEC = ChunkSpec(2, 8, "hash", ("region", "customer_id"), bucket=2, buckets=8)
 
 
@@ -135,6 +137,7 @@ APPLY: dict[str, Callable[[], str]] = {
     **_named("scd1-empty", strategy_sql("scd1", empty_target=True)),
     **_named("scd1", strategy_sql("scd1")),
     **_named("scd1-salvage", strategy_sql("scd1", salvage=True)),
+    **_named("scd1-sliced", strategy_sql("scd1", target_where=LOADER_SLICE, target_params={"mapper_klo": 1})),
     **_named("scd2-empty", strategy_sql("scd2", empty_target=True)),
     **_named("scd2", strategy_sql("scd2")),
     **_named("scd2-native", strategy_sql("scd2", NATIVE)),
@@ -174,7 +177,7 @@ STATE: dict[str, Callable[[], str]] = {
 
 TARGET: dict[str, Callable[[], str]] = {
     "create-scd1": lambda: ORA.create_table_sql(TABLE, COLUMNS, primary_key=["customer_id"]),
-    "create-scd2": lambda: ORA.create_table_sql(TABLE, [*COLUMNS, *SCD2_LAYOUT], keys=["customer_id", "name"]),
+    "create-scd2": lambda: ORA.create_table_sql(TABLE, [*COLUMNS, *VERSION_COLUMNS], keys=["customer_id", "name"]),
     "index-history": lambda: ORA.create_index_sql(
         TABLE, "dim_customer_key_from_ux", ["customer_id", "valid_from", "valid_to"], unique=True
     ),

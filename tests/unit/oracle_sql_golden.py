@@ -128,7 +128,6 @@ GOLDEN: dict[str, str] = {
         ' DBMS_LOB.COMPARE(t."NAME", s."NAME") END) <> 0 OR DECODE(t."BALANCE", s."BALANCE", 0, 1) = 1) AND'
         ' s."MAPPER_OK" = 1'
     ),
-    "apply-scd1-salvage-delta_index": "",
     "apply-scd1-salvage-update": (
         'MERGE INTO "DW"."DIM_CUSTOMER" t USING (SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY'
         ' d."CUSTOMER_ID" ORDER BY NULL) AS mapper_dn FROM "ORA$PTT_MAPPER_DELTA" d WHERE d.mapper_new = 0'
@@ -139,6 +138,30 @@ GOLDEN: dict[str, str] = {
         'INSERT INTO "DW"."DIM_CUSTOMER" ("CUSTOMER_ID", "NAME", "BALANCE") SELECT d."CUSTOMER_ID", d."NAME",'
         ' d."BALANCE" FROM "ORA$PTT_MAPPER_DELTA" d WHERE d.mapper_new = 1 AND d."MAPPER_RN" BETWEEN'
         " :mapper_lo AND :mapper_hi"
+    ),
+    "apply-scd1-sliced-null_keys": 'SELECT COUNT(*) FROM "ORA$PTT_MAPPER_STAGE" WHERE "CUSTOMER_ID" IS NULL',
+    "apply-scd1-sliced-duplicate_keys": (
+        'SELECT COUNT("CUSTOMER_ID") - COUNT(DISTINCT "CUSTOMER_ID") FROM "ORA$PTT_MAPPER_STAGE"'
+    ),
+    "apply-scd1-sliced-delta": (
+        'CREATE PRIVATE TEMPORARY TABLE "ORA$PTT_MAPPER_DELTA" ON COMMIT DROP DEFINITION AS SELECT'
+        ' s."CUSTOMER_ID", s."NAME", s."BALANCE", CASE WHEN t."CUSTOMER_ID" IS NULL THEN 1 ELSE 0 END AS'
+        ' mapper_new FROM "ORA$PTT_MAPPER_STAGE" s LEFT JOIN "DW"."DIM_CUSTOMER" t ON t."CUSTOMER_ID" ='
+        ' s."CUSTOMER_ID" AND t."CUSTOMER_ID" BETWEEN (SELECT MIN(m."CUSTOMER_ID") FROM'
+        ' "ORA$PTT_MAPPER_STAGE" m) AND (SELECT MAX(m."CUSTOMER_ID") FROM "ORA$PTT_MAPPER_STAGE" m) WHERE'
+        ' t."CUSTOMER_ID" IS NULL OR (CASE WHEN t."NAME" IS NULL AND s."NAME" IS NULL THEN 0 WHEN t."NAME" IS'
+        ' NULL OR s."NAME" IS NULL THEN 1 ELSE DBMS_LOB.COMPARE(t."NAME", s."NAME") END) <> 0 OR'
+        ' DECODE(t."BALANCE", s."BALANCE", 0, 1) = 1'
+    ),
+    "apply-scd1-sliced-update": (
+        'MERGE INTO "DW"."DIM_CUSTOMER" t USING (SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY'
+        ' d."CUSTOMER_ID" ORDER BY NULL) AS mapper_dn FROM "ORA$PTT_MAPPER_DELTA" d WHERE d.mapper_new = 0)'
+        ' WHERE mapper_dn = 1) d ON (t."CUSTOMER_ID" = d."CUSTOMER_ID") WHEN MATCHED THEN UPDATE SET t."NAME"'
+        ' = d."NAME", t."BALANCE" = d."BALANCE"'
+    ),
+    "apply-scd1-sliced-insert": (
+        'INSERT INTO "DW"."DIM_CUSTOMER" ("CUSTOMER_ID", "NAME", "BALANCE") SELECT d."CUSTOMER_ID", d."NAME",'
+        ' d."BALANCE" FROM "ORA$PTT_MAPPER_DELTA" d WHERE d.mapper_new = 1'
     ),
     "apply-scd2-empty-null_keys": 'SELECT COUNT(*) FROM "ORA$PTT_MAPPER_STAGE" WHERE "CUSTOMER_ID" IS NULL',
     "apply-scd2-empty-duplicate_keys": (
