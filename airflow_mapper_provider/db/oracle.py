@@ -14,15 +14,15 @@ rows holding LOBs fetch :data:`LOB_ARRAYSIZE` at a time, whatever it says).
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from airflow_mapper_provider.db import oracle_catalog as catalog
 from airflow_mapper_provider.db.base import Session
 from airflow_mapper_provider.db.registry import register
-from airflow_mapper_provider.dialects import Column, Dialect
+from airflow_mapper_provider.dialects import Column
 from airflow_mapper_provider.dialects import oracle_types as ot
+from airflow_mapper_provider.dialects.oracle import OracleDialect
 from airflow_mapper_provider.identifiers import TableName
 
 CONN_TYPES = ("oracle",)
@@ -31,17 +31,12 @@ ARRAYSIZE = 10_000
 LOB_ARRAYSIZE = 100
 #: The progress connection: at most this long per round trip (it must never wait on a lock for long).
 SIDE_CALL_TIMEOUT_MS = 2000
+#: EXPLAIN PLAN's statement id of the row estimates (PLAN_TABLE rows are the session's own).
+ESTIMATE_ID = "mapper_estimate"
 #: ``oracledb.defaults`` attributes saved before the hook connects and restored after.
 SAVED_DEFAULTS = ("fetch_decimals", "fetch_lobs", "arraysize", "prefetchrows", "stmtcachesize")
 _LOBS = ("DB_TYPE_CLOB", "DB_TYPE_NCLOB", "DB_TYPE_BLOB", "DB_TYPE_LONG", "DB_TYPE_LONG_RAW", "DB_TYPE_JSON")
 _STRINGS = ("DB_TYPE_VARCHAR", "DB_TYPE_NVARCHAR", "DB_TYPE_CHAR", "DB_TYPE_NCHAR")
-
-
-def _oracle_dialect() -> Dialect:
-    """The Oracle dialect (all Oracle SQL text lives there)."""
-    from airflow_mapper_provider.dialects.oracle import OracleDialect  # type: ignore[import-not-found,unused-ignore]
-
-    return OracleDialect()  # type: ignore[no-any-return,unused-ignore]
 
 
 class OracleSession(Session):
@@ -52,11 +47,14 @@ class OracleSession(Session):
     :param dialect: the Oracle dialect (default: :class:`~airflow_mapper_provider.dialects.oracle.OracleDialect`).
     """
 
-    def __init__(self, conn: Any, arraysize: int = ARRAYSIZE, dialect: Dialect | None = None) -> None:
+    dialect: OracleDialect
+
+    def __init__(self, conn: Any, arraysize: int = ARRAYSIZE, dialect: OracleDialect | None = None) -> None:
         self.conn = conn
         self.arraysize = arraysize
-        self.dialect = dialect or _oracle_dialect()
-        self._flashback = False
+        self.dialect = dialect or OracleDialect()
+        #: the SCN this session reads as of (DBMS_FLASHBACK enabled), "" when it reads the present
+        self._scn = ""
 
     # ---- statements -------------------------------------------------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
@@ -83,18 +81,15 @@ class OracleSession(Session):
 
     def estimate_rows(self, source_sql: str, where: str = "", params: dict[str, Any] | None = None) -> tuple[int, str]:
         """The optimizer's cardinality (``EXPLAIN PLAN``); a count where the plan gives none or cannot be had."""
-        explain = getattr(self.dialect, "explain_sql", None)
-        if explain is None:
-            return super().estimate_rows(source_sql, where, params)
-        statement = f"mapper_{uuid.uuid4().hex[:20]}"
+        stmt = {"mapper_stmt": ESTIMATE_ID}
         try:
-            self.execute(explain(source_sql, where), {**(params or {}), catalog.STATEMENT_ID: statement})
-            rows = self.scalar(catalog.PLAN_ROWS, {catalog.STATEMENT_ID: statement})
-            self.execute(catalog.PLAN_CLEANUP, {catalog.STATEMENT_ID: statement})
+            self.execute(self.dialect.explain_sql(source_sql, where, ESTIMATE_ID), params)
+            rows = self.scalar(self.dialect.explain_rows_sql(), stmt)
+            self.execute(self.dialect.explain_cleanup_sql(), stmt)
         except Exception as exc:
             if not catalog.is_oracle_error(exc):
                 raise
-            rows = None
+            rows = None  # no PLAN_TABLE, or a statement EXPLAIN PLAN refuses: count instead
         if rows is None:
             return super().estimate_rows(source_sql, where, params)
         return int(rows), "explain"
@@ -169,7 +164,11 @@ class OracleSession(Session):
         return str(int(self.scalar(catalog.CURRENT_SCN)))
 
     def begin_snapshot(self, snapshot: str) -> None:
-        """Read as of SCN ``snapshot`` for the rest of the session (``DBMS_FLASHBACK``; "" = now)."""
+        """Read as of SCN ``snapshot`` for the rest of the session (``DBMS_FLASHBACK``; "" = the present).
+        Idempotent: salvage mode reads a chunk twice on one session."""
+        if snapshot == self._scn:
+            return
+        self._end_snapshot()
         if not snapshot:
             return
         try:
@@ -179,7 +178,12 @@ class OracleSession(Session):
             if missing_grant is None:
                 raise
             raise missing_grant from exc
-        self._flashback = True
+        self._scn = snapshot
+
+    def _end_snapshot(self) -> None:
+        if self._scn:
+            self._scn = ""
+            self.execute(catalog.FLASHBACK_OFF)
 
     def rowid_ranges(self, table: TableName, chunks: int) -> list[tuple[str, str]]:
         """ROWID ranges covering ``table`` in about ``chunks`` parts of equal blocks (see
@@ -199,10 +203,8 @@ class OracleSession(Session):
 
     def close(self) -> None:
         try:
-            if self._flashback:
-                with contextlib.suppress(Exception):
-                    self.execute(catalog.FLASHBACK_OFF)
-                self._flashback = False
+            with contextlib.suppress(Exception):  # a broken connection cannot end it: closing ends it too
+                self._end_snapshot()
         finally:
             self.conn.close()
 
@@ -221,7 +223,8 @@ def connect(conn: Any, role: str) -> OracleSession:
     raw = open_connection(conn)
     try:
         with raw.cursor() as cur:
-            cur.execute(catalog.SESSION_UTC)  # naive timestamps are UTC instants, as on every other database
+            for statement in catalog.SESSION_SETTINGS:
+                cur.execute(statement)
         if role == "progress":
             raw.autocommit = True
             raw.call_timeout = SIDE_CALL_TIMEOUT_MS
@@ -240,7 +243,7 @@ def open_connection(conn: Any) -> Any:
     saved = {name: getattr(oracledb.defaults, name) for name in SAVED_DEFAULTS}
     try:
         hook = OracleHook(oracle_conn_id=conn.conn_id, connection=conn)
-        hook.get_connection = lambda _conn_id: conn  # type: ignore[method-assign]  # this object, not a lookup
+        hook.get_connection = lambda _conn_id: conn  # this object, not a lookup by id
         return hook.get_conn()
     finally:
         for name, value in saved.items():

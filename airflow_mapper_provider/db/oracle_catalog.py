@@ -22,10 +22,13 @@ from airflow_mapper_provider.exceptions import ConfigError
 if TYPE_CHECKING:
     from airflow_mapper_provider.db.oracle import OracleSession
 
-STATEMENT_ID = "mapper_stmt"
-PLAN_ROWS = "SELECT CARDINALITY FROM PLAN_TABLE WHERE STATEMENT_ID = :mapper_stmt AND ID = 0"
-PLAN_CLEANUP = "DELETE FROM PLAN_TABLE WHERE STATEMENT_ID = :mapper_stmt"
-SESSION_UTC = "ALTER SESSION SET TIME_ZONE = 'UTC'"
+#: Every session: naive timestamps are UTC instants (as on every other database); text compares and sorts in
+#: binary (code point) order, the order range bounds are frozen in (OracleDialect.byte_collation).
+SESSION_SETTINGS = (
+    "ALTER SESSION SET TIME_ZONE = 'UTC'",
+    "ALTER SESSION SET NLS_COMP = 'BINARY'",
+    "ALTER SESSION SET NLS_SORT = 'BINARY'",
+)
 TABLE_EXISTS = (
     "SELECT COUNT(*) FROM (SELECT 1 AS x FROM ALL_TABLES WHERE OWNER = COALESCE(:o, SYS_CONTEXT('USERENV', "
     "'CURRENT_SCHEMA')) AND TABLE_NAME = :t UNION ALL SELECT 1 AS x FROM ALL_VIEWS WHERE OWNER = COALESCE(:o, "
