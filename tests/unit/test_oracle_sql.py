@@ -237,3 +237,34 @@ def test_strategy_writes_on_oracle_have_no_binds_in_ddl_and_no_empty_statement()
     _, salvage = apply_plan(context("scd2", salvage=True))
     assert [s.name for s in salvage] == ["delta", "update", "insert"]
     assert all(s.sql for s in salvage)
+
+
+#: Oracle's reserved words (V$RESERVED_WORDS with RESERVED = 'Y'): a bind variable may not be named like one
+#: (ORA-01745: invalid host/bind variable name).
+_RESERVED = frozenset({
+    "ACCESS", "ADD", "ALL", "ALTER", "AND", "ANY", "AS", "ASC", "AUDIT", "BETWEEN", "BY", "CHAR", "CHECK",
+    "CLUSTER", "COLUMN", "COMMENT", "COMPRESS", "CONNECT", "CREATE", "CURRENT", "DATE", "DECIMAL", "DEFAULT",
+    "DELETE", "DESC", "DISTINCT", "DROP", "ELSE", "EXCLUSIVE", "EXISTS", "FILE", "FLOAT", "FOR", "FROM", "GRANT",
+    "GROUP", "HAVING", "IDENTIFIED", "IMMEDIATE", "IN", "INCREMENT", "INDEX", "INITIAL", "INSERT", "INTEGER",
+    "INTERSECT", "INTO", "IS", "LEVEL", "LIKE", "LOCK", "LONG", "MAXEXTENTS", "MINUS", "MLSLABEL", "MODE", "MODIFY",
+    "NOAUDIT", "NOCOMPRESS", "NOT", "NOWAIT", "NULL", "NUMBER", "OF", "OFFLINE", "ON", "ONLINE", "OPTION", "OR",
+    "ORDER", "PCTFREE", "PRIOR", "PRIVILEGES", "PUBLIC", "RAW", "RENAME", "RESOURCE", "REVOKE", "ROW", "ROWID",
+    "ROWNUM", "ROWS", "SELECT", "SESSION", "SET", "SHARE", "SIZE", "SMALLINT", "START", "SUCCESSFUL", "SYNONYM",
+    "SYSDATE", "TABLE", "THEN", "TO", "TRIGGER", "UID", "UNION", "UNIQUE", "UPDATE", "USER", "VALIDATE", "VALUES",
+    "VARCHAR", "VARCHAR2", "VIEW", "WHENEVER", "WHERE", "WITH",
+})  # fmt: skip
+
+
+def test_bind_names_are_valid_oracle_bind_names() -> None:
+    """Every bind placeholder of every statement, and every mapper-table column (the state modules bind each by
+    its name): not a reserved word, at most 30 characters (ORA-01745)."""
+    from airflow_mapper_provider.state import tables
+
+    specs = (tables.JOBLOG_COLUMNS, tables.CHUNKLOG_COLUMNS, tables.CHECKPOINT_COLUMNS, tables.LOCK_COLUMNS,
+             tables.PROGRESS_COLUMNS)  # fmt: skip
+    binds = {name for spec in specs for name, _ in spec}
+    for build in ALL.values():
+        text = re.sub(r"'[^']*'", "''", build())  # not inside string literals
+        binds |= set(re.findall(r"(?<![\w:]):([A-Za-z_]\w*)", text))
+    assert {"mapref", "lo", "hi", "eff", "fraction", "mapper_stmt"} <= binds
+    assert not {b for b in binds if b.upper() in _RESERVED or len(b) > 30}
