@@ -88,8 +88,12 @@ def mapper_tables_ddl() -> dict[str, str]:
     return {f"mapper-{n}": sql for n, sql in zip(names, rec.sql, strict=True)}
 
 
-def _named(prefix: str, statements: dict[str, str]) -> dict[str, Callable[[], str]]:
-    return {f"{prefix}-{name}": (lambda sql=sql: sql) for name, sql in statements.items()}
+def _const(sql: str) -> Callable[[], str]:
+    return lambda: sql
+
+
+def _named(prefix: str, statements: dict[Any, str]) -> dict[str, Callable[[], str]]:
+    return {f"{prefix}-{name}": _const(sql) for name, sql in statements.items()}
 
 
 def _seen() -> SeenKeys:
@@ -192,10 +196,7 @@ TARGET: dict[str, Callable[[], str]] = {
     "alter-type": lambda: ORA.alter_column_type_sql(TABLE, "balance", "NUMBER(14,2)"),
     "staging": lambda: ORA.create_staging_sql(STAGE, COLUMNS, keys=["customer_id"]),
     "staging-text-key": lambda: ORA.create_staging_sql(STAGE, COLUMNS, keys=["name"]),
-    **{
-        f"number-rows-{i}": (lambda i=i: ORA.number_rows_sql(STAGE, STAGE + "_n", "mapper_rn", "mapper_ok")[i])
-        for i in range(4)
-    },
+    **_named("number-rows", dict(enumerate(ORA.number_rows_sql(STAGE, STAGE + "_n", "mapper_rn", "mapper_ok")))),
     "savepoint-set": lambda: ORA.savepoint_sql("set", "mapper_salvage"),
     "savepoint-rollback": lambda: ORA.savepoint_sql("rollback", "mapper_salvage"),
     "staged-max": lambda: ORA.staged_max_sql(STAGE, "customer_id"),
