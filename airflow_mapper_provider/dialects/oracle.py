@@ -113,14 +113,14 @@ class OracleDialect(OracleDdl):
         """Serialize plans of one mapref: the mapref's row of ``mapper_lock``, locked until commit (DBMS_LOCK would
         need an EXECUTE grant, and its ALLOCATE_UNIQUE commits). "" without the table: nothing to lock. A mapref's
         very first plans find no row to lock: the second one's insert then waits for the first and fails with
-        ORA-00001 on the key (the caller retries it as a lock that was taken)."""
+        ORA-00001 on the key (for the caller: a lock another plan took)."""
         if lock_table is None:
             return ""
         return f"SELECT {self.quote('mapref')} FROM {self.table(lock_table)} WHERE {self._equal(['mapref'])} FOR UPDATE"
 
     def ddl_lock_sql(self) -> str:
-        """ "": Oracle DDL commits before and after itself, releasing any lock a transaction took; concurrent
-        creation of one mapper table fails with ORA-00955 (name already used), which means it exists."""
+        """None (""): Oracle DDL commits before and after itself, releasing any lock the transaction took;
+        concurrent creation of one mapper table fails with ORA-00955 (name already used), meaning it exists."""
         return ""
 
     def savepoint_sql(self, verb: str, name: str) -> str:

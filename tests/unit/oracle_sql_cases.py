@@ -153,6 +153,8 @@ STATE: dict[str, Callable[[], str]] = {
     "checkpoint-read": lambda: ORA.select_sql(
         TABLES.checkpoint, ["checkpoint_column", "value", "value_type"], ["mapref"]
     ),
+    "upgrade-add-long-text": lambda: ORA.add_column_sql(TABLES.joblog, Column("plan_json", ColumnType("text"))),
+    "upgrade-add-text": lambda: ORA.add_column_sql(TABLES.chunklog, Column("path", ColumnType("text"))),
     "checkpoint-delete": lambda: ORA.delete_sql(TABLES.checkpoint, ["mapref"]),
     "checkpoint-insert": lambda: ORA.insert_sql(TABLES.checkpoint, ["mapref", "checkpoint_column", "value"]),
     "lock-serialize": lambda: ORA.mapref_lock_sql(TABLES.lock),

@@ -333,6 +333,8 @@ GOLDEN: dict[str, str] = {
         'SELECT "CHECKPOINT_COLUMN", "VALUE", "VALUE_TYPE" FROM "META"."MAPPER_CHECKPOINT" WHERE ("MAPREF" ='
         ' :mapref OR ("MAPREF" IS NULL AND :mapref IS NULL))'
     ),
+    "state-upgrade-add-long-text": 'ALTER TABLE "META"."MAPPER_JOBLOG" ADD ("PLAN_JSON" CLOB)',
+    "state-upgrade-add-text": 'ALTER TABLE "META"."MAPPER_CHUNKLOG" ADD ("PATH" VARCHAR2(1000 CHAR))',
     "state-checkpoint-delete": (
         'DELETE FROM "META"."MAPPER_CHECKPOINT" WHERE ("MAPREF" = :mapref OR ("MAPREF" IS NULL AND :mapref IS NULL))'
     ),
