@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from airflow_mapper_provider.dialects.base import Dialect
-from airflow_mapper_provider.dialects.oracle_exprs import family
 from airflow_mapper_provider.dialects.oracle_types import ddl, to_oracle_name
 from airflow_mapper_provider.dialects.types import Column, ColumnType
 from airflow_mapper_provider.exceptions import ConfigError
@@ -53,8 +52,6 @@ class OracleDdl(Dialect):
         name, ctype = self.quote(column.name), column.type
         if mapper and ctype.kind == "text" and (key_parts or column.name not in _MAPPER_LONG_TEXT):
             ctype = _MAPPER_KEY_TEXT if key_parts else _MAPPER_SHORT_TEXT
-        if ctype.dialect == self.name and ctype.native and not (key_parts and family(ctype.native) == "lob"):
-            return f"{name} {ctype.native}"
         return f"{name} {ddl(ctype, key=bool(key_parts), key_parts=max(key_parts, 1), column=name if check else '')}"
 
     def _defs(self, columns: Sequence[Column], indexed: Sequence[str], not_null: Sequence[str],

@@ -184,6 +184,9 @@ STATE: dict[str, Callable[[], str]] = {
 TARGET: dict[str, Callable[[], str]] = {
     "create-scd1": lambda: ORA.create_table_sql(TABLE, COLUMNS, primary_key=["customer_id"]),
     "create-scd2": lambda: ORA.create_table_sql(TABLE, [*COLUMNS, *VERSION_COLUMNS], keys=["customer_id", "name"]),
+    "create-oracle-native": lambda: ORA.create_table_sql(
+        TABLE, [*NATIVE, Column("code", ColumnType("text", "CLOB", "oracle"))], keys=["customer_id", "code"]
+    ),
     "index-history": lambda: ORA.create_index_sql(
         TABLE, "dim_customer_key_from_ux", ["customer_id", "valid_from", "valid_to"], unique=True
     ),

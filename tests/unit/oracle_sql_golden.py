@@ -410,6 +410,10 @@ GOLDEN: dict[str, str] = {
         ' "BALANCE" NUMBER(12,2),\n  "VALID_FROM" TIMESTAMP(6) WITH TIME ZONE,\n  "VALID_TO" TIMESTAMP(6) WITH'
         ' TIME ZONE,\n  "IS_CURRENT" NUMBER(1) CHECK ("IS_CURRENT" IN (0, 1)),\n  "ROW_HASH" CLOB\n)'
     ),
+    "target-create-oracle-native": (
+        'CREATE TABLE "DW"."DIM_CUSTOMER" (\n  "CUSTOMER_ID" NUMBER(9),\n  "NAME" VARCHAR2(100 CHAR),\n  "BORN"'
+        ' DATE,\n  "SEEN" TIMESTAMP(6) WITH TIME ZONE,\n  "CODE" VARCHAR2(1000 CHAR)\n)'
+    ),
     "target-index-history": (
         'CREATE UNIQUE INDEX "DW"."DIM_CUSTOMER_KEY_FROM_UX" ON "DW"."DIM_CUSTOMER" ("CUSTOMER_ID",'
         ' "VALID_FROM", "VALID_TO")'
