@@ -385,3 +385,32 @@ def test_salvage_stages_by_batch_errors_without_savepoints() -> None:
     assert salvager.staged == 2
     assert [(r.row, r.code) for r in salvager.rejects.rows] == [({"id": 2, "name": "b" * 99}, "ORA-12899")]
     assert not any("SAVEPOINT" in s for s in sess.conn.statements())  # one array insert, no bisection
+
+
+# ---- the real-Oracle layer's own helpers (tests/oracle/support.py; they run here, the layer does not) -----------
+
+
+def test_oracle_layer_dsn_forms() -> None:
+    from tests.oracle.support import parse_dsn
+
+    uri = "oracle://mapper:mapper@127.0.0.1:15211/?service_name=FREEPDB1"
+    assert parse_dsn(uri)["uri"] == uri
+    ez = parse_dsn("mapper/p%w@db.example/FREEPDB1")
+    assert (ez["user"], ez["password"], ez["host"], ez["port"], ez["service"]) == ("mapper", "p%w", "db.example",
+                                                                                   1521, "FREEPDB1")  # fmt: skip
+    assert ez["uri"] == "oracle://mapper:p%25w@db.example:1521/?service_name=FREEPDB1"
+    from airflow.models.connection import Connection
+
+    conn = Connection(conn_id="o", uri=ez["uri"])
+    assert (conn.conn_type, conn.password, conn.extra_dejson["service_name"]) == ("oracle", "p%w", "FREEPDB1")
+
+
+def test_oracle_layer_rows_compare_across_databases() -> None:
+    import datetime as dt
+
+    from tests.oracle.support import normalized
+
+    oracle_row = (1, "", 1, dt.datetime(2026, 1, 1, 5, 0), dt.datetime(1970, 1, 2), None)
+    pg_row = (1, None, True, dt.datetime(2026, 1, 1, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+              dt.date(1970, 1, 2), None)  # fmt: skip
+    assert normalized(oracle_row, (3,)) == normalized(pg_row, (3,))
