@@ -119,12 +119,18 @@ class OracleSession(Session):
     def insert_batches(self, table: str, columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]) -> int:
         """Array DML: one ``executemany`` per batch (the first refused row fails the statement)."""
         sql, n = self._insert_sql(table, columns), 0
-        with self.conn.cursor() as cur:
-            for rows in batches:
-                if rows:
-                    cur.executemany(sql, ot.bindable(rows))
-                    n += len(rows)
+        for rows in batches:
+            if rows:
+                with self.conn.cursor() as cur:  # input types are per statement: one cursor per batch
+                    self._executemany(cur, sql, ot.bindable(rows))
+                n += len(rows)
         return n
+
+    def _executemany(self, cur: Any, sql: str, rows: list[tuple[Any, ...]], batcherrors: bool = False) -> None:
+        types = ot.input_types(rows)
+        if types is not None:
+            cur.setinputsizes(*types)
+        cur.executemany(sql, rows, batcherrors=batcherrors)
 
     def insert_rows_reporting(
         self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
@@ -135,7 +141,7 @@ class OracleSession(Session):
         if not rows:
             return []
         with self.conn.cursor() as cur:
-            cur.executemany(self._insert_sql(table, columns), ot.bindable(rows), batcherrors=True)
+            self._executemany(cur, self._insert_sql(table, columns), ot.bindable(rows), batcherrors=True)
             errors = list(cur.getbatcherrors())
         refused = [(int(e.offset), str(e.full_code), str(e.message)) for e in errors]
         for error, (_, code, _) in zip(errors, refused, strict=True):

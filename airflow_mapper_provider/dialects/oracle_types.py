@@ -290,6 +290,24 @@ def bindable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [tuple(_bindable(v) if i in fixes else v for i, v in enumerate(r)) for r in rows]
 
 
+def input_types(rows: list[tuple[Any, ...]]) -> list[Any] | None:
+    """``setinputsizes`` types for the columns whose first value is NULL and whose later values are not text (the
+    driver would take the NULL for a string and refuse the next row's number, date or interval); None where no
+    column needs one."""
+    import oracledb
+
+    by_type = {int: oracledb.DB_TYPE_NUMBER, decimal.Decimal: oracledb.DB_TYPE_NUMBER,
+               float: oracledb.DB_TYPE_BINARY_DOUBLE, dt.datetime: oracledb.DB_TYPE_TIMESTAMP,
+               dt.date: oracledb.DB_TYPE_DATE, dt.timedelta: oracledb.DB_TYPE_INTERVAL_DS}  # fmt: skip
+    if not rows:
+        return None
+    types: list[Any] = []
+    for i, first in enumerate(rows[0]):
+        later = next((r[i] for r in rows if r[i] is not None), None) if first is None else None
+        types.append(by_type.get(type(later)))
+    return types if any(t is not None for t in types) else None
+
+
 def _bindable(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.timezone.utc).replace(tzinfo=None)

@@ -63,6 +63,9 @@ class FakeCursor:
     def executemany(self, sql: str, rows: list[tuple[Any, ...]], batcherrors: bool = False) -> None:
         self.conn.log.append((sql, {"rows": rows, "batcherrors": batcherrors}, self))
 
+    def setinputsizes(self, *types: Any) -> None:
+        self.conn.log.append(("setinputsizes", {"types": types}, self))
+
     def getbatcherrors(self) -> list[_Error]:
         return self.conn.batch_errors
 
@@ -248,6 +251,20 @@ def test_insert_batches_is_array_dml() -> None:
     many = [(sql, p) for sql, p, _ in sess.conn.log]
     assert many[0][0] == 'INSERT INTO "STAGE" ("ID", "FLAG") VALUES (:p0, :p1)'
     assert many[0][1] == {"rows": [(1, 1), (2, 0)], "batcherrors": False} and len(many) == 2
+
+
+def test_a_null_first_value_gets_the_type_of_the_values_after_it() -> None:
+    """A batch whose first row holds NULL in a number or date column binds that column by its later values."""
+    import datetime as dt
+    from decimal import Decimal
+
+    sess = session()
+    rows = [(None, None, None), (Decimal("1.5"), dt.datetime(1899, 1, 1), "x")]
+    sess.insert_batches('"T"', ["a", "b", "c"], [rows])
+    assert sess.conn.log[0][1] == {"types": (oracledb.DB_TYPE_NUMBER, oracledb.DB_TYPE_TIMESTAMP, None)}
+    sess.conn.log.clear()
+    sess.insert_batches('"T"', ["a"], [[(1,), (None,)]])
+    assert [sql for sql, _, _ in sess.conn.log] == ['INSERT INTO "T" ("A") VALUES (:p0)']  # nothing to declare
 
 
 def test_batch_errors_come_back_per_row() -> None:
