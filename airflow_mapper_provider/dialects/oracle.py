@@ -234,10 +234,9 @@ class OracleDialect(OracleDdl):
         """DELETE of target rows (alias ``t``) where ``where`` holds (Oracle takes no ``AS`` before an alias)."""
         return f"DELETE FROM {self.table(table)} t WHERE {where}"
 
-    def target_update_sql(self, table: TableName, sets: Sequence[tuple[str, str]], where: str) -> str:
-        """UPDATE of target rows (alias ``t``): ``sets`` of (column, expression)."""
-        assigns = ", ".join(f"{self.quote(col)} = {expr}" for col, expr in sets)
-        return f"UPDATE {self.table(table)} t SET {assigns} WHERE {where}"
+    def target_update_sql(self, table: TableName, sets: str, where: str) -> str:
+        """UPDATE of target rows (alias ``t``) setting ``sets`` (Oracle takes no ``AS`` before an alias)."""
+        return f"UPDATE {self.table(table)} t SET {sets} WHERE {where}"
 
     # ---- whole strategy writes (Strategy.write calls <strategy>_steps) -----------------------------------
     def scd1_steps(self, ctx: ApplyContext) -> list[Step | Check]:

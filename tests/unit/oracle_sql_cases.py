@@ -176,9 +176,7 @@ STATE: dict[str, Callable[[], str]] = {
     "deletes-count-absent": lambda: _seen().count_sql(_seen().absent(["r1", "r0"], current_only=True)[0]),
     "deletes-forget": lambda: _seen().forget_sql(["r1"])[0],
     "deletes-delete": lambda: ORA.target_delete_sql(TABLE, _seen().absent(["r1"], current_only=False)[0]),
-    "deletes-close": lambda: ORA.target_update_sql(
-        TABLE, [("valid_to", ORA.param("eff")), ("is_current", ORA.false_sql)], _seen().absent(["r1"], True)[0]
-    ),
+    "deletes-close": lambda: _seen().close_sql(_seen().absent(["r1"], True)[0]),
 }
 
 TARGET: dict[str, Callable[[], str]] = {

@@ -46,6 +46,7 @@ UNPARSEABLE = {
     "target-delta-table": _PTT,
     "target-index-history": "sqlglot reads no schema-qualified index name (CREATE INDEX schema.name ON ...)",
     "target-index-current": "sqlglot reads no schema-qualified index name (CREATE INDEX schema.name ON ...)",
+    "state-deletes-index": "sqlglot reads no schema-qualified index name (CREATE INDEX schema.name ON ...)",
     "target-alter-type": "sqlglot reads no ALTER TABLE ... MODIFY (column type)",
     "target-savepoint-set": "sqlglot reads no SAVEPOINT statement",
 }
