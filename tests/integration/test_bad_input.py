@@ -104,7 +104,6 @@ RUN_CASES = [
     Case("NULL effective time", "SELECT customer_id, name, CASE WHEN customer_id = 9 THEN NULL ELSE created_at END "
          "AS changed_at FROM customers", "NULL in the scd2_effective_time column",
          {"load_strategy": "scd2", "scd2_effective_time": "changed_at", "target_table": "dw.hist"}),
-    Case("oracle connection", GOOD_SQL, "Oracle support is not implemented", {"target_conn_id": "ora"}),
 ]  # fmt: skip
 
 
@@ -119,12 +118,6 @@ def _snapshot(dsn: str) -> dict[str, Any]:
 
 def _run(cfg: MapperConfig, sql: str, pg_dbs: Any) -> None:
     with airflow_errors(), sessions(pg_dbs.source_uri, pg_dbs.target_uri) as (src, tgt):
-        if cfg.target_conn_id == "ora":
-            from types import SimpleNamespace
-
-            from airflow_mapper_provider.db import connect
-
-            connect(SimpleNamespace(conn_id="ora", conn_type="oracle"), "target")
         chunks = plan_run(cfg, sql, "bad", "2026-06-02T00:00:00+00:00", 1024, src, tgt)
         for c in chunks:
             ChunkJob(cfg, ChunkSpec.from_dict(c), sql, "bad", 1, src, tgt).run()
