@@ -18,4 +18,6 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["software"],
             }
         ],
+        # The mapper view in the Airflow UI (a DAG run tab and a navigation page): airflow_mapper_provider/ui.
+        "plugins": [{"name": "mapper", "plugin-class": "airflow_mapper_provider.ui.plugin.MapperPlugin"}],
     }
