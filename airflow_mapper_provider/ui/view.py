@@ -76,7 +76,7 @@ def chunk_rows(data: GroupData) -> list[dict[str, Any]]:
             "try_number": ti.get("try_number"),
             "rows": rows,
             "rows_estimated": live.get("rows_estimated"),
-            "seconds": round(float(seconds), 1) if seconds is not None else None,
+            "seconds": round(float(seconds), 2) if seconds is not None else None,
             "path": result.get("path") or "",
             "phase": live.get("phase") if state in RUNNING_STATES else "",
             "rows_per_s": live.get("rows_per_s") if state == "running" else None,

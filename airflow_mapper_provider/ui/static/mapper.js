@@ -64,7 +64,7 @@
         el("td", {}, [el("span", { class: "badge " + c.state, "data-field": "chunk-state", text: c.state + (c.phase ? " (" + c.phase + ")" : "") })]),
         el("td", { text: c.try_number === null || c.try_number === undefined ? "—" : String(c.try_number) }),
         el("td", { class: "num", "data-field": "chunk-rows", text: rowsText }),
-        el("td", { class: "num", text: c.seconds === null ? "—" : c.seconds.toFixed(1) }),
+        el("td", { class: "num", text: c.seconds === null || c.seconds === undefined ? "—" : c.seconds.toFixed(c.seconds < 10 ? 2 : 1) }),
         el("td", { text: c.path + (c.from_ledger ? " (ledger)" : "") }),
         el("td", {}, [logLink(run.dag_id, run.run_id, g.group, c)]), el("td", {}, [stop])
       ]);
