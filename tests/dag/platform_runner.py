@@ -2,10 +2,10 @@
 configuration the test gives in the environment (OpenLineage file transport, statsd) is the one Airflow starts
 with.
 
-    python -m tests.dag.platform_runner '{"dag_id": ..., "asset_uri": ..., ...MapperOperator kwargs}'
+    python -m tests.dag.platform_runner '{"asset_uri": ..., "runs": [{"dag_id": ..., ...MapperOperator kwargs}]}'
 
-Prints one line ``result <json>``: the run's state and id, and the asset events Airflow recorded for the outlet
-(``extra``, source task).
+Runs each DAG once, in order, every one with the outlet ``asset_uri``. Prints one line ``result <json>``: each
+run's state and id, and the asset events Airflow recorded for the outlet (``extra``, source task and run).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     return run(json.loads(argv[1]))
 
 
-def run(kwargs: dict[str, Any]) -> int:
+def run(job: dict[str, Any]) -> int:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.sdk import Asset
     from airflow.utils.session import create_session
@@ -29,8 +29,11 @@ def run(kwargs: dict[str, Any]) -> int:
 
     from tests.dag.conftest import mapper_dag
 
-    dag_id, uri = kwargs.pop("dag_id"), kwargs.pop("asset_uri")
-    dr = mapper_dag(dag_id, outlets=[Asset(name=f"{dag_id}_target", uri=uri)], **kwargs).test()
+    uri, runs = job["asset_uri"], []
+    for kwargs in job["runs"]:
+        dag_id = kwargs.pop("dag_id")
+        dr = mapper_dag(dag_id, outlets=[Asset(name="platform_target", uri=uri)], **kwargs).test()
+        runs.append({"dag_id": dag_id, "state": str(dr.state), "run_id": dr.run_id})
     with create_session() as session:
         rows = session.execute(
             select(AssetEvent.extra, AssetEvent.source_task_id, AssetEvent.source_run_id)
@@ -38,7 +41,7 @@ def run(kwargs: dict[str, Any]) -> int:
             .where(AssetModel.uri == uri)
         ).all()
     events = [{"extra": r.extra, "task_id": r.source_task_id, "run_id": r.source_run_id} for r in rows]
-    print("result " + json.dumps({"state": str(dr.state), "run_id": dr.run_id, "events": events}), flush=True)
+    print("result " + json.dumps({"runs": runs, "events": events}), flush=True)
     return 0
 
 

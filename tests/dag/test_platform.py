@@ -2,7 +2,8 @@
 dag.test() run in a process of its own (tests/dag/platform_runner.py) whose Airflow configuration comes from the
 environment, as a deployment's would.
 
-One run of a 2-chunk scd1 load (3,000 rows, PostgreSQL to PostgreSQL) with ``outlets=[Asset(...)]``:
+One run of a 2-chunk scd1 load (3,000 rows, PostgreSQL to PostgreSQL) with ``outlets=[Asset(...)]``, then one
+run with the same outlet whose plan fails (its source table does not exist):
 
 - OpenLineage: finalize's COMPLETE event has the source table ``customers`` as input (parsed from source_sql,
   namespace ``postgres://host:port``, name ``mapper_src_<n>.public.customers``, inputStatistics = rows read), the
@@ -12,7 +13,8 @@ One run of a 2-chunk scd1 load (3,000 rows, PostgreSQL to PostgreSQL) with ``out
 - the asset: one event, from finalize, its extra holding the run's totals;
 - statsd: a UDP socket in this test receives ``airflow.mapper.rows.scd1.inserted`` (summing to the rows inserted
   over the chunks), ``airflow.mapper.chunk.duration`` (one timer per chunk), ``airflow.mapper.chunk.rows_per_s``,
-  ``airflow.mapper.run.success``.
+  ``airflow.mapper.run.success``;
+- the failed run: no asset event, ``airflow.mapper.run.failed``, finalize's FAIL event without statistics.
 """
 
 from __future__ import annotations
@@ -90,11 +92,13 @@ def _run(tmp_path: Path, pg_dbs: Any, statsd_port: int) -> tuple[dict[str, Any],
         "AIRFLOW__METRICS__STATSD_PORT": str(statsd_port),
         "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
     }
-    job = {
-        "dag_id": "platform_dag", "asset_uri": "postgres://warehouse:5432/dw_db/dw/customers",
+    load = {
         "source_sql": f"SELECT {CUSTOMER_COLUMNS} FROM customers", "target_table": "dw.customers",
         "key_columns": ["customer_id"], "load_strategy": "scd1", "chunk_size": ROWS // 2, "min_rows_for_parallel": 100,
     }  # fmt: skip
+    failing = {**load, "source_sql": "SELECT customer_id FROM no_such_table", "target_table": "dw.other"}
+    job = {"asset_uri": "postgres://warehouse:5432/dw_db/dw/customers",
+           "runs": [{"dag_id": "platform_dag", **load}, {"dag_id": "platform_fail", **failing}]}  # fmt: skip
     proc = subprocess.run([sys.executable, "-m", "tests.dag.platform_runner", json.dumps(job)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=GUARD_S)  # fmt: skip
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("result ")]
@@ -126,7 +130,10 @@ def _job_events(events: list[dict[str, Any]], suffix: str, kind: str) -> list[di
 
 def test_platform_run(platform_run: Any) -> None:
     result, events, statsd, dbs = platform_run
-    assert result["state"] == "success", result
+    ok, failed = result["runs"]
+    assert ok["state"] == "success" and failed["state"] == "failed", result
+    check_failed_run(result, events, statsd)
+    events = [e for e in events if e["job"]["name"].startswith("platform_dag.")]
 
     # --- OpenLineage: one COMPLETE event of finalize with the run's totals
     done = _job_events(events, "load.finalize", "COMPLETE")
@@ -154,7 +161,7 @@ def test_platform_run(platform_run: Any) -> None:
 
     # --- the asset event: one, from finalize, with the run's totals
     [asset_event] = result["events"]
-    assert asset_event["task_id"] == "load.finalize" and asset_event["run_id"] == result["run_id"]
+    assert asset_event["task_id"] == "load.finalize" and asset_event["run_id"] == ok["run_id"]
     extra = asset_event["extra"]
     assert extra["status"] == "success" and extra["rows_inserted"] == ROWS and extra["rows_read"] == ROWS
     assert extra["chunks_succeeded"] == 2 and extra["target_table"] == "dw.customers"
@@ -169,4 +176,18 @@ def test_platform_run(platform_run: Any) -> None:
     rates = statsd.values("airflow.mapper.chunk.rows_per_s")
     assert len(rates) == 2 and all(k == "g" and v > 0 for v, k in rates)
     assert statsd.values("airflow.mapper.run.success") == [(1.0, "c")]
-    assert len(statsd.values("airflow.mapper.run.duration")) == 1
+    assert len(statsd.values("airflow.mapper.run.duration")) == 2  # both runs
+
+
+def check_failed_run(result: dict[str, Any], events: list[dict[str, Any]], statsd: StatsdListener) -> None:
+    """The run whose plan failed (its source table does not exist): finalize writes the job log and fails; no asset
+    event, a ``mapper.run.failed`` count, and finalize's FAIL event carries the datasets without statistics."""
+    assert result["runs"][1]["state"] == "failed"
+    assert [e["run_id"] for e in result["events"]] == [result["runs"][0]["run_id"]]  # the successful run's only
+    assert statsd.values("airflow.mapper.run.failed") == [(1.0, "c")]
+    [fail] = _job_events([e for e in events if e["job"]["name"].startswith("platform_fail.")], "load.finalize", "FAIL")
+    assert fail["run"]["facets"]["mapper"]["status"] == "failed"
+    [target] = fail["outputs"]
+    assert target["name"].endswith(".dw.other") and "outputStatistics" not in (target.get("outputFacets") or {})
+    ok_events = [e for e in events if e["job"]["name"].startswith("platform_dag.")]
+    assert not _job_events(ok_events, "load.finalize", "FAIL")  # the successful run has none
