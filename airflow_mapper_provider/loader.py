@@ -29,7 +29,7 @@ from typing import Any
 
 from airflow_mapper_provider.config import MapperConfig, validate_source_sql
 from airflow_mapper_provider.convert import Converter
-from airflow_mapper_provider.db import PgSession, Session
+from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import Column, ColumnType
 from airflow_mapper_provider.errors import DATA, classify, describe_error
 from airflow_mapper_provider.exceptions import ConversionError, DataError, KeyRuleError, PlanMismatchError
@@ -41,11 +41,11 @@ from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import RunLock
 from airflow_mapper_provider.state.ledger import utcnow
 from airflow_mapper_provider.state.rejects import RejectLog, RejectStore
-from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan, scd2
+from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan, strategy
 from airflow_mapper_provider.strategies.base import DELTA, OK, PY_HASH, RN, STAGE
 from airflow_mapper_provider.strategies.deletes import CHUNK, RUN, SeenKeys
 from airflow_mapper_provider.target import load_columns
-from airflow_mapper_provider.transfer import Transfer
+from airflow_mapper_provider.transfer import Transfer, relays_binary
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,7 @@ class ChunkJob:
                 "(template with run context such as data_interval_*, not the wall clock), then re-run the plan"
             )
         try:
+            self.source.begin_snapshot(self.spec.snapshot)  # every chunk of the run reads one point in time
             columns = self.source.describe(sql)
         except Exception:
             self.source_failed = True
@@ -170,11 +171,12 @@ class ChunkJob:
         mark = None if direct else self._checkpoint_read(rows)  # in the source's types
         if not direct:
             ctx = self._convert(ctx, salvager)
-        if salvager is not None and ctx.strategy != "append":
+        keyed = strategy(ctx.strategy).keyed
+        if salvager is not None and keyed:
             order = self.cfg.checkpoint_column or self.cfg.effective_column
             salvager.ctx = ctx
             salvager.apply_key_rules(order if order in ctx.names else None)
-        if not direct and not ctx.empty_target and ctx.strategy != "append":
+        if not direct and not ctx.empty_target and keyed:
             self._small_delta_joins(rows)
             ctx = self._staged_slice(ctx)
         counts = self._direct_checks(ctx, rows) if direct else self._apply(ctx, salvager)
@@ -193,7 +195,7 @@ class ChunkJob:
         """Staging into the existing target's column types, where they differ (see convert.py): the compare and
         the writes then run in the target's types."""
         d = self.target.dialect
-        if not d.converts_in_sql:
+        if not d.caps.converts_in_sql:
             return ctx
         have = {c.name: c.type for c in self._target_columns()}
         if all(c.name in have and d.same_type(c.type, have[c.name]) for c in ctx.columns):
@@ -239,11 +241,12 @@ class ChunkJob:
             strategy=self.cfg.load_strategy,
             effective_time=dt.datetime.fromisoformat(self.spec.effective_time) if self.spec.effective_time else None,
         )
-        python_hash = ctx.strategy == "scd2" and d.row_hash_expr(ctx.values, "s") is None
+        chosen = strategy(ctx.strategy)
+        python_hash = chosen.versioned and d.row_hash_expr(ctx.values, "s") is None
         return dataclasses.replace(
             ctx,
             python_hash=python_hash,
-            empty_target=ctx.strategy != "append" and self.spec.target_empty,
+            empty_target=chosen.keyed and self.spec.target_empty,
             effective_column=self.spec.effective_column or None,
         )
 
@@ -280,15 +283,20 @@ class ChunkJob:
     def _direct_ok(self, ctx: ApplyContext, mover: Transfer) -> bool:
         if self.spec.window or self.spec.keyset is not None:
             return False  # the checkpoint is read from staging
-        if self.target.dialect.converts_in_sql and not mover.binary_ok(ctx, True):
+        if self.target.dialect.caps.converts_in_sql and not mover.binary_ok(ctx, True):
             return False  # the target's column types are not the source's: staging converts the values
-        if ctx.strategy == "append":
+        chosen = strategy(ctx.strategy)
+        if not chosen.keyed:
             return True
         if not ctx.empty_target:
             return False
-        if ctx.strategy == "scd2":  # new versions by binary COPY, their scd2 columns computed by the source
-            both_pg = isinstance(self.source, PgSession) and isinstance(self.target, PgSession)
-            return both_pg and not ctx.python_hash and not ctx.effective_column and mover.binary_ok(ctx, True)
+        if chosen.versioned:  # new versions by binary COPY, their scd2 columns computed by the source
+            return (
+                relays_binary(self.source, self.target)
+                and not ctx.python_hash
+                and not ctx.effective_column
+                and mover.binary_ok(ctx, True)
+            )
         if self.spec.target_key_pk is not None:  # the plan checked it once for every chunk
             return self.spec.target_key_pk
         return self.target.has_primary_key(self.cfg.table, self.cfg.key_columns)
@@ -307,7 +315,7 @@ class ChunkJob:
 
     def _direct_checks(self, ctx: ApplyContext, rows: int) -> dict[str, int]:
         """After a direct scd2 COPY: the key checks staging would have made (duplicates hit the unique index)."""
-        for check in scd2.direct_checks(ctx) if ctx.strategy == "scd2" else []:
+        for check in strategy(ctx.strategy).direct_checks(ctx):
             self._run_check(check, ctx, KeyRuleError)
         return {"rows_inserted": rows}
 
@@ -360,7 +368,7 @@ class ChunkJob:
             rows_expired=counts.get("rows_expired", 0),
             rows_deleted=counts.get("rows_deleted", 0),
             rows_rejected=rejected,
-            rows_unchanged=0 if self.cfg.load_strategy == "append" else rows - ins - upd - rejected,
+            rows_unchanged=rows - ins - upd - rejected if strategy(self.cfg.load_strategy).keyed else 0,
             seconds_read=round(t_read, 3),
             seconds_apply=round(t_apply, 3),
             seconds_total=round(total, 3),

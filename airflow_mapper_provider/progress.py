@@ -152,7 +152,7 @@ class Progress:
     def add_rows(self, n: int) -> None:
         """``n`` more rows read (rows path)."""
 
-    def watch_copy(self, pid: int) -> None:
+    def watch_copy(self, pid: int | None) -> None:
         """Rows are moved by a binary COPY into the target's backend ``pid`` (no row passes Python)."""
 
     def phase(self, name: str, rows: int | None = None) -> None:
@@ -218,8 +218,8 @@ class ChunkProgress(Progress):
     def add_rows(self, n: int) -> None:
         self.rows += n
 
-    def watch_copy(self, pid: int) -> None:
-        if self.copy_rows is None:
+    def watch_copy(self, pid: int | None) -> None:
+        if self.copy_rows is None or pid is None:
             self._countable = False
         else:
             self._probe = functools.partial(self.copy_rows, pid)

@@ -16,19 +16,22 @@ from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from airflow_mapper_provider.config import SCD2_COLUMNS, MapperConfig
-from airflow_mapper_provider.db import PgSession, SaSession, Session, load_for_portable_target
-from airflow_mapper_provider.dialects import Column, sqlite
+from airflow_mapper_provider.config import MapperConfig
+from airflow_mapper_provider.db import Session
+from airflow_mapper_provider.db.base import Codec
+from airflow_mapper_provider.dialects import Column
 from airflow_mapper_provider.models import ChunkSpec
 from airflow_mapper_provider.planning import bucket_of
 from airflow_mapper_provider.progress import Progress
 from airflow_mapper_provider.salvage import Salvager
-from airflow_mapper_provider.strategies import ApplyContext
+from airflow_mapper_provider.strategies import ApplyContext, strategy
 from airflow_mapper_provider.strategies.base import PY_HASH
+from airflow_mapper_provider.strategies.versions import VERSION_COLUMNS, VERSION_NAMES
 
 BATCH_ROWS = 5_000
-#: PostgreSQL types of the scd2 columns that a binary COPY of new versions writes.
-_SCD2_NATIVE = {"valid_from": "timestamptz", "valid_to": "timestamptz", "is_current": "bool", "row_hash": "text"}
+#: PostgreSQL types of the scd2 columns that a binary COPY of new versions writes (their neutral kinds are
+#: PostgreSQL's short type names).
+_VERSIONS_NATIVE = {c.name: c.type.kind for c in VERSION_COLUMNS}
 T = TypeVar("T")
 
 
@@ -55,8 +58,8 @@ class Transfer:
             return all(d.type_ddl(c.type) == c.type.native for c in ctx.columns)
         have = {c.name: c.type.native for c in self.target_columns}
         need = {c.name: c.type.native for c in ctx.columns}
-        if ctx.strategy == "scd2":
-            need.update(_SCD2_NATIVE)
+        if strategy(ctx.strategy).versioned:
+            need.update(_VERSIONS_NATIVE)
         return all(have.get(name) == native for name, native in need.items())
 
     def move(
@@ -66,10 +69,12 @@ class Transfer:
         names = ctx.names
         select, params = self.source.dialect.chunk_select(sql, names, self.spec)
         src, tgt = self.source, self.target
-        if isinstance(src, PgSession) and isinstance(tgt, PgSession) and self.binary_ok(ctx, direct):
-            if direct and ctx.strategy == "scd2":  # new current versions, their scd2 columns computed by the source
+        if relays_binary(src, tgt) and self.binary_ok(ctx, direct):
+            if (
+                direct and strategy(ctx.strategy).versioned
+            ):  # new current versions, their scd2 columns computed by the source
                 select = src.dialect.scd2_versions_select(select, ctx.values, "mapper_eff")
-                params, names = {**params, "mapper_eff": ctx.effective_time}, [*names, *SCD2_COLUMNS]
+                params, names = {**params, "mapper_eff": ctx.effective_time}, [*names, *VERSION_NAMES]
             data = self._from_source(src.copy_out(src.dialect.copy_out_sql(select), params))
             self.progress.watch_copy(tgt.backend_pid())  # no row is decoded here: the target's COPY counts them
             with contextlib.closing(data):  # the target failed mid-pipe: end the source's COPY, free its connection
@@ -109,34 +114,30 @@ class Transfer:
             self.progress.add_rows(len(rows))
             yield rows
 
-    def _codecs(self, ctx: ApplyContext) -> list[tuple[int, sqlite.Codec]]:
-        """Per-column conversion of the rows path between databases (README "Type maps"; dialects/sqlite.py), as
-        (position, function) for the columns that need one: into SQLite, each value is encoded by the target
-        column's declared type (tables the mapper created and existing ones alike); out of SQLite into another
-        database, decoded by the source column's declared type. Elsewhere values pass as the driver read them."""
+    def _codecs(self, ctx: ApplyContext) -> list[tuple[int, Codec]]:
+        """Per-column conversion of the rows path between databases (README "Type maps"), as (position, function)
+        for the columns that need one: a target that stores canonical forms (SQLite) encodes each value by its
+        column's declared type; else a source that stored canonical forms decodes them by the source column's
+        declared type. Elsewhere values pass as the driver read them."""
         src, tgt = self.source, self.target
-        if _is_sqlite(tgt):
-            if isinstance(src, PgSession):
-                load_for_portable_target(src)  # JSON text as is; ±infinity, 24:00:00 as their text
-            assert isinstance(tgt, SaSession)
-            declared = tgt.declared_types(self.cfg.table)
-            return [(i, sqlite.encoder(declared.get(c.name))) for i, c in enumerate(ctx.columns)
-                    if not sqlite.reads_plain(c.type)]  # fmt: skip
-        if _is_sqlite(src):
-            decoders = [(i, sqlite.decoder(c.type)) for i, c in enumerate(ctx.columns)]
-            return [(i, f) for i, f in decoders if f is not sqlite.identity]
-        return []
+        encoders = tgt.row_encoders(self.cfg.table, ctx.columns)
+        if encoders is not None:
+            src.prepare_read_for(tgt)  # e.g. a PostgreSQL source: JSON text as is; ±infinity, 24:00:00 as text
+            return encoders
+        return src.row_decoders(ctx.columns)
 
 
-def _converted(row: tuple[Any, ...], codecs: list[tuple[int, sqlite.Codec]]) -> tuple[Any, ...]:
+def _converted(row: tuple[Any, ...], codecs: list[tuple[int, Codec]]) -> tuple[Any, ...]:
     values = list(row)
     for i, convert in codecs:
         values[i] = convert(values[i])
     return tuple(values)
 
 
-def _is_sqlite(session: Session) -> bool:
-    return isinstance(session, SaSession) and session.dialect.flavor == "sqlite"
+def relays_binary(source: Session, target: Session) -> bool:
+    """Both databases speak the same binary COPY format: blocks pass from one to the other undecoded."""
+    s, t = source.dialect, target.dialect
+    return s.caps.binary_copy and t.caps.binary_copy and type(s) is type(t)
 
 
 def row_hash(values: list[Any]) -> str:

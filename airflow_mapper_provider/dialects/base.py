@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_mapper_provider.dialects.capabilities import Capabilities
 from airflow_mapper_provider.dialects.types import TEXT_KINDS, Column, ColumnType
 from airflow_mapper_provider.exceptions import UnsupportedError
 from airflow_mapper_provider.identifiers import TableName, derived_name, fit_identifier, validate_identifier
@@ -42,19 +43,13 @@ class Dialect:
     """Portable (ANSI-leaning) SQL. Subclasses set ``name`` and override the pieces their database differs on."""
 
     name = "portable"
-    #: The database can compute hash buckets of a key in SQL (else chunks filter in Python).
-    hash_in_sql = False
+    #: What the database can do (README "What a new dialect implements"): callers ask these, never the name.
+    caps = Capabilities()
     #: A collation comparing text in byte (code point) order, or None where none is known (text keys then get
     #: hash buckets instead of ranges).
     byte_collation: str | None = None
     true_sql = "TRUE"
     false_sql = "FALSE"
-    #: Staged rows are converted into an existing target's column types in SQL (:meth:`cast_sql`,
-    #: :meth:`lossy_sql`); else the row path's values must already fit the target's columns.
-    converts_in_sql = False
-    #: The database holds each column to its declared type (a wider source type needs ALTER ... TYPE); SQLite
-    #: stores any value in any column.
-    enforces_types = False
 
     # ---- names and values -------------------------------------------------------------------------------
     def quote(self, ident: str) -> str:
@@ -272,7 +267,7 @@ class Dialect:
 
     def can_hash(self, columns: Sequence[Column]) -> bool:
         """:meth:`hash_bucket` can hash keys of these columns."""
-        return self.hash_in_sql
+        return self.caps.hash_in_sql
 
     def chunk_predicate(self, spec: ChunkSpec, alias: str, prefix: str = "") -> tuple[str, Params]:
         """WHERE condition selecting the chunk's keys on the source (alias ``alias``; "" for no condition).
@@ -298,7 +293,7 @@ class Dialect:
 
     def filters_in_python(self, spec: ChunkSpec) -> bool:
         """The chunk's rows must be picked in Python (hash chunk on a database without SQL hashing)."""
-        return spec.kind == "hash" and (spec.py_hash or not self.hash_in_sql)
+        return spec.kind == "hash" and (spec.py_hash or not self.caps.hash_in_sql)
 
     def chunk_select(self, source_sql: str, columns: Sequence[str], spec: ChunkSpec) -> tuple[str, Params]:
         """The query that reads exactly the chunk's rows (window, key range or bucket, keyset), less the regions
@@ -486,6 +481,19 @@ class Dialect:
     def row_hash_expr(self, columns: Sequence[Column], alias: str) -> str | None:
         """SQL for the scd2 row hash over ``columns``; None when the hash is computed in Python at staging."""
         return None
+
+    # ---- binary COPY (only where ``caps.binary_copy``) --------------------------------------------------
+    def copy_out_sql(self, select_sql: str) -> str:
+        """``select_sql``'s rows as a binary COPY to the client."""
+        raise UnsupportedError(f"the {self.name} dialect has no binary COPY")
+
+    def copy_in_sql(self, table: str, columns: Sequence[str], binary: bool = True) -> str:
+        """A COPY of rows from the client into the already quoted ``table``."""
+        raise UnsupportedError(f"the {self.name} dialect has no COPY")
+
+    def scd2_versions_select(self, select_sql: str, values: Sequence[Column], eff_param: str) -> str:
+        """The rows of ``select_sql`` as new current scd2 versions (for a COPY straight into the target)."""
+        raise UnsupportedError(f"the {self.name} dialect computes no scd2 versions in the source")
 
     # ---- progress (written on a separate autocommit connection, never in a chunk's transaction) ----------
     def upsert_sql(self, table: TableName, names: Sequence[str], key: Sequence[str]) -> str | None:

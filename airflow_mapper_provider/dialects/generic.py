@@ -1,17 +1,19 @@
-"""Any other SQLAlchemy database (SQLite for the embedded demo): portable SQL, types compiled by SQLAlchemy."""
+"""Any other SQLAlchemy database: portable SQL, names quoted and types compiled by SQLAlchemy's own dialect."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from airflow_mapper_provider.dialects import sqlite
-from airflow_mapper_provider.dialects.base import SRC, Dialect, UpdateSpec
+from airflow_mapper_provider.dialects.base import Dialect
+from airflow_mapper_provider.dialects.capabilities import Capabilities
 from airflow_mapper_provider.dialects.types import Column, ColumnType
-from airflow_mapper_provider.exceptions import ConfigError
-from airflow_mapper_provider.identifiers import TableName
+from airflow_mapper_provider.identifiers import TableName, validate_identifier
 
+_PERCENT_MOD = frozenset({"sqlite", "mysql", "mariadb", "mssql"})
 _COLON_BIND = re.compile(r"(?<![:\w\\]):(?=\w)")
 
 
@@ -47,99 +49,45 @@ def _sa_type(ctype: ColumnType) -> Any:
 
 
 class GenericDialect(Dialect):
-    """Portable SQL through SQLAlchemy ``text()`` (``:name`` parameters); DDL types compiled by SQLAlchemy.
+    """Portable SQL through SQLAlchemy ``text()`` (``:name`` parameters) for any database without a dialect of its
+    own here: names quoted by SQLAlchemy's identifier preparer for that database, DDL types compiled by SQLAlchemy.
 
     :param sa_dialect: the SQLAlchemy dialect of the engine (``engine.dialect``).
     """
 
     name = "generic"
+    caps = Capabilities()
 
     def __init__(self, sa_dialect: Any) -> None:
         self.sa_dialect = sa_dialect
-        self.flavor = getattr(sa_dialect, "name", "generic")
-        # SQLite's BINARY collation is memcmp of UTF-8: code point order, as PostgreSQL's "C" on UTF-8
-        self.byte_collation = "BINARY" if self.flavor == "sqlite" else None
+        #: SQLAlchemy's name of the database (``mssql``, ``db2``...), for messages.
+        self.flavor = str(getattr(sa_dialect, "name", "generic"))
+        limit = getattr(sa_dialect, "max_identifier_length", None)
+        if isinstance(limit, int) and limit < self.caps.max_identifier:
+            self.caps = dataclasses.replace(self.caps, max_identifier=limit)
+
+    def quote(self, ident: str) -> str:
+        """Validate ``ident``, then quote it as this database quotes (MySQL backticks, MSSQL brackets...)."""
+        return str(self.sa_dialect.identifier_preparer.quote_identifier(validate_identifier(ident, "identifier")))
 
     def embed(self, source_sql: str) -> str:
         # SQLAlchemy text() reads ':word' as a bind parameter: escape the user's colons.
         return _COLON_BIND.sub(r"\\:", source_sql) + "\n"
 
     def kind_ddl(self, ctype: ColumnType) -> str:
-        if self.flavor == "sqlite":  # README "Type maps": exact decimals as DECIMAL_TEXT, timestamptz as UTC text...
-            return sqlite.ddl(ctype)
         return str(_sa_type(ctype).compile(dialect=self.sa_dialect))
-
-    # ---- SQLite describe: declared types of a query's columns ------------------------------------------------
-    DESCRIBE_VIEW = "mapper_describe"
-
-    def describe_view_sql(self, source_sql: str) -> list[str]:
-        """A TEMP VIEW of the query (run without bind parameters: the query is not escaped for ``text()``)."""
-        view = self.quote(self.DESCRIBE_VIEW)
-        return [self.drop_describe_view_sql(), f"CREATE TEMP VIEW {view} AS SELECT * FROM ({source_sql}\n) {SRC}"]
-
-    def drop_describe_view_sql(self) -> str:
-        return f"DROP VIEW IF EXISTS temp.{self.quote(self.DESCRIBE_VIEW)}"
-
-    def table_info_sql(self, table_sql: str) -> str:
-        """Columns and declared types of an already quoted table or view (``temp.`` for the describe view)."""
-        return f"PRAGMA table_info({table_sql})"
-
-    def describe_view_info_sql(self) -> str:
-        return f"PRAGMA temp.table_info({self.quote(self.DESCRIBE_VIEW)})"
-
-    def storage_classes_sql(self, view_columns: Sequence[str]) -> str:
-        """The storage classes (``typeof``) of all values of the describe view's columns, comma separated. The view's
-        column names are SQLite's (a repeated name gets a ``:1`` suffix): quoted here, not validated."""
-        quoted = ['"' + name.replace('"', '""') + '"' for name in view_columns]
-        picks = ", ".join(f"group_concat(DISTINCT typeof({q}))" for q in quoted)
-        return f"SELECT {picks} FROM temp.{self.quote(self.DESCRIBE_VIEW)}"
 
     def check_source_types(self, columns: Sequence[Column]) -> None:
         """Refuse (plan time) source columns whose type this database cannot hold exactly: interval."""
-        sqlite.refuse_unsupported(columns, "SQLite" if self.flavor == "sqlite" else f"a {self.flavor} target")
+        sqlite.refuse_unsupported(columns, f"a {self.flavor} target")
 
     def column_defs(self, columns: Sequence[Column], not_null: Sequence[str] = ()) -> list[str]:
         self.check_source_types(columns)
         return super().column_defs(columns, not_null)
 
-    def ordered(self, expr: str, kind: str) -> str:
-        # decimals stored as text (DECIMAL_TEXT) compare by value, not as text ('10' > '9'); numbers stored as
-        # INTEGER or REAL are not affected by a collation
-        if self.flavor == "sqlite" and kind == "numeric":
-            return f"{expr} COLLATE {sqlite.DECIMAL_COLLATION}"
-        return super().ordered(expr, kind)
-
-    def staged_max_sql(self, stage: str, column: str, kind: str = "") -> str:
-        if self.flavor != "sqlite" or kind not in sqlite.CONVERTERS:
-            return super().staged_max_sql(stage, column, kind)
-        # the checkpoint comes back typed (sqlite3.PARSE_COLNAMES converts "[mapper_<kind>]"), not as text
-        col = self.ordered(self.quote(column), kind)
-        return f'SELECT MAX({col}) AS "mapper_max [mapper_{kind}]" FROM {self.temp_name(stage)}'
-
     def mod(self, a: str, b: str) -> str:
-        return f"(({a}) % {b})" if self.flavor in ("sqlite", "mysql", "mssql") else super().mod(a, b)
-
-    def offset_sql(self, param: str) -> str:
-        if self.flavor == "sqlite":
-            return f" LIMIT -1 OFFSET {self.param(param)}"
-        return super().offset_sql(param)
-
-    def create_schema_sql(self, schema: str) -> str:
-        if self.flavor == "sqlite":
-            raise ConfigError(
-                f"SQLite has no schema {schema!r}: give target_table (and metadata_schema) without a schema"
-            )
-        return super().create_schema_sql(schema)
-
-    def update_from_sql(self, target: TableName, source: str, upd: UpdateSpec) -> str:
-        if self.flavor != "sqlite":
-            return super().update_from_sql(target, source, upd)
-        t = self.table(target)
-        assigns = ", ".join(f"{self.quote(col)} = {expr}" for col, expr in upd.sets)
-        cond = f"{self.key_join(upd.keys, t, 'd')} AND {upd.delta_where}"
-        if upd.target_flag:
-            cond += f" AND {t}.{self.quote(upd.target_flag)} = {self.true_sql}"
-        return f"UPDATE {t} SET {assigns} FROM {self.temp_name(source)} d WHERE {cond}"
+        # the databases whose SQL has no MOD() function spell it as an operator
+        return f"(({a}) % {b})" if self.flavor in _PERCENT_MOD else super().mod(a, b)
 
     def upsert_sql(self, table: TableName, names: Sequence[str], key: Sequence[str]) -> str | None:
-        return super().upsert_sql(table, names, key) if self.flavor in ("sqlite", "postgresql") else None
+        return None

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from airflow_mapper_provider.dialects.base import SRC, Dialect, UpdateSpec
+from airflow_mapper_provider.dialects.capabilities import Capabilities
 from airflow_mapper_provider.dialects.types import Column, ColumnType
 from airflow_mapper_provider.identifiers import TableName
 
@@ -81,7 +82,20 @@ class PostgresDialect(Dialect):
     """PostgreSQL 12+ through psycopg 3 (``%(name)s`` parameters)."""
 
     name = "postgres"
-    hash_in_sql = True
+    caps = Capabilities(
+        binary_copy=True,
+        copy_rows=True,
+        partial_index=True,
+        update_from=True,
+        merge=True,  # PostgreSQL 15+; the strategies use UPDATE ... FROM, which every supported version has
+        tuple_compare=True,
+        session_locks=True,
+        hash_in_sql=True,
+        converts_in_sql=True,
+        enforces_types=True,
+        max_identifier=63,
+        folds_unquoted="lower",
+    )
     byte_collation = '"C"'
 
     def __init__(self, type_exists: Callable[[str], bool] | None = None) -> None:
@@ -110,8 +124,6 @@ class PostgresDialect(Dialect):
         return super().kind_ddl(ctype)
 
     # ---- conversion into an existing target's types ------------------------------------------------------
-    converts_in_sql = True
-    enforces_types = True
 
     def alter_column_type_sql(self, table: TableName, column: str, type_ddl: str) -> str:
         return f"ALTER TABLE {self.table(table)} ALTER COLUMN {self.quote(column)} TYPE {type_ddl}"

@@ -38,8 +38,7 @@ def sqlite_conn() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def sqlite_dialect() -> Any:
     """The GenericDialect the mapper uses for SQLite databases."""
-    from sqlalchemy.dialects import sqlite
 
-    from airflow_mapper_provider.dialects import GenericDialect
+    from airflow_mapper_provider.dialects import SqliteDialect
 
-    return GenericDialect(sqlite.dialect())
+    return SqliteDialect()

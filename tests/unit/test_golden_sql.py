@@ -20,17 +20,25 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from airflow_mapper_provider.config import validate_source_sql
-from airflow_mapper_provider.dialects import Column, ColumnType, Dialect, GenericDialect, PostgresDialect, UpdateSpec
+from airflow_mapper_provider.dialects import (
+    Column,
+    ColumnType,
+    Dialect,
+    GenericDialect,
+    PostgresDialect,
+    SqliteDialect,
+    UpdateSpec,
+)
 from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.identifiers import TableName
 from airflow_mapper_provider.models import ChunkSpec, encode_value
 from airflow_mapper_provider.strategies import ApplyContext, apply_plan
 from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE, Check, Step
 from airflow_mapper_provider.strategies.deletes import SeenKeys
-from airflow_mapper_provider.target import SCD2_LAYOUT
+from airflow_mapper_provider.strategies.versions import VERSION_COLUMNS as SCD2_LAYOUT
 
 PG = PostgresDialect()
-SQ = GenericDialect(sqlite.dialect())
+SQ = SqliteDialect()
 PG_TABLE = TableName("dim_customer", "dw")
 SQ_TABLE = TableName("dim_customer")
 SOURCE = "SELECT customer_id, name, balance FROM crm.customers"
@@ -470,8 +478,9 @@ def test_update_from_sqlite_names_the_table_not_an_alias() -> None:
 
 
 def test_update_from_portable_uses_correlated_subqueries() -> None:
-    """Other SQLAlchemy databases (here: the mysql flavor) get the portable form."""
-    d = GenericDialect(mysql.dialect())
+    """Other SQLAlchemy databases (here: SQLAlchemy's postgresql dialect, which quotes as ANSI does) get the
+    portable form."""
+    d = GenericDialect(postgresql.dialect())
     sql = d.update_from_sql(SQ_TABLE, DELTA, SCD1_UPDATE)
     assert sql == (
         'UPDATE "dim_customer" SET '

@@ -9,28 +9,27 @@ from typing import Any
 import pytest
 
 from airflow_mapper_provider.config import MapperConfig
-from airflow_mapper_provider.dialects import GenericDialect, PostgresDialect
+from airflow_mapper_provider.dialects import PostgresDialect, SqliteDialect
 from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.identifiers import (
     MAX_IDENTIFIER,
     TableName,
     derived_name,
     fit_identifier,
+    index_name,
     validate_column_name,
     validate_identifier,
     validate_schema,
 )
 from airflow_mapper_provider.strategies.base import DELTA, RN, STAGE
 from airflow_mapper_provider.strategies.deletes import SeenKeys
-from airflow_mapper_provider.target import index_name
 
 LONG_T, LONG_K, LONG_S = "t" * 63, "k" * 63, "s" * 63
 
 
 def _dialects() -> list[Any]:
-    import sqlalchemy as sa
 
-    return [PostgresDialect(), GenericDialect(sa.create_engine("sqlite://").dialect)]
+    return [PostgresDialect(), SqliteDialect()]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_mapper_provider.dialects import GenericDialect, PostgresDialect
+from airflow_mapper_provider.dialects import PostgresDialect, SqliteDialect
 from airflow_mapper_provider.planning import QuantilePlan, quantile_plan
 from airflow_mapper_provider.planning.sampling import SAMPLE_MIN_ROWS, SAMPLE_PER_CHUNK
 
@@ -49,7 +49,6 @@ def test_unsampled_quantile_sql_is_unchanged() -> None:
 
 
 def test_generic_dialect_does_not_sample() -> None:
-    from sqlalchemy.dialects import sqlite
 
-    assert GenericDialect(sqlite.dialect()).sample_predicate("fraction") is None
+    assert SqliteDialect().sample_predicate("fraction") is None
     assert PostgresDialect().sample_predicate("fraction") == "random() < %(fraction)s"

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.dialects import sqlite
 
 from airflow_mapper_provider import progress
-from airflow_mapper_provider.dialects import GenericDialect, PostgresDialect
+from airflow_mapper_provider.dialects import PostgresDialect, SqliteDialect
 from airflow_mapper_provider.identifiers import TableName
 from airflow_mapper_provider.models import ChunkSpec
 from airflow_mapper_provider.progress import (
@@ -229,7 +228,7 @@ def test_the_thread_ticks_then_finish_says_the_last_word(monkeypatch):
 
 
 # ---- progress SQL ---------------------------------------------------------------------------------------
-PG, SQ = PostgresDialect(), GenericDialect(sqlite.dialect())
+PG, SQ = PostgresDialect(), SqliteDialect()
 
 
 def test_upsert_sql_golden():

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy.dialects import sqlite
 
 from airflow_mapper_provider.config import MapperConfig
-from airflow_mapper_provider.dialects import Column, ColumnType, GenericDialect, PostgresDialect
+from airflow_mapper_provider.dialects import Column, ColumnType, PostgresDialect, SqliteDialect
 from airflow_mapper_provider.dialects.postgres import column_type_from_display
 from airflow_mapper_provider.exceptions import SchemaError
 from airflow_mapper_provider.target import compare_columns, load_columns, widens
@@ -155,7 +154,7 @@ def test_compare_columns_on_sqlite_compares_names_only() -> None:
               Column("new", ColumnType("text"))]  # fmt: skip
     target = [Column("id", ColumnType("int")), Column("v", ColumnType("varchar", length=10)),
               Column("gone", ColumnType("text"))]  # fmt: skip
-    diff = compare_columns(GenericDialect(sqlite.dialect()), source, target)
+    diff = compare_columns(SqliteDialect(), source, target)
     assert [c.name for c in diff.added] == ["new"]
     assert (diff.widened, diff.converted, diff.kept) == ((), (), ("gone",))
 
