@@ -92,11 +92,13 @@ def written_rows(summary: RunSummary) -> int:
 
 
 def target_columns(cfg: MapperConfig, chunks: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
-    """``(name, type)`` of the target's columns as the plan recorded the source's (plus the scd2 columns)."""
-    from airflow_mapper_provider.target import SCD2_LAYOUT, SOURCE_COLUMNS_FIELD
+    """``(name, type)`` of the target's columns as the plan recorded the source's (plus the version columns of a versioned strategy: scd2)."""
+    from airflow_mapper_provider.strategies.catalog import strategy
+    from airflow_mapper_provider.strategies.versions import VERSION_COLUMNS
+    from airflow_mapper_provider.target import SOURCE_COLUMNS_FIELD
 
     recorded = (chunks[0].get(SOURCE_COLUMNS_FIELD) or []) if chunks else []
     cols = [(str(c["name"]), str(c.get("native") or c.get("kind") or "")) for c in recorded if "name" in c]
-    if cols and cfg.load_strategy == "scd2":
-        cols += [(c.name, c.type.kind) for c in SCD2_LAYOUT]
+    if cols and strategy(cfg.load_strategy).versioned:
+        cols += [(c.name, c.type.kind) for c in VERSION_COLUMNS]
     return cols
