@@ -18,6 +18,4 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["software"],
             }
         ],
-        # The mapper view in the Airflow UI (a DAG run tab and a navigation page): airflow_mapper_provider/ui.
-        "plugins": [{"name": "mapper", "plugin-class": "airflow_mapper_provider.ui.plugin.MapperPlugin"}],
     }
