@@ -92,7 +92,8 @@ def written_rows(summary: RunSummary) -> int:
 
 
 def target_columns(cfg: MapperConfig, chunks: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
-    """``(name, type)`` of the target's columns as the plan recorded the source's (plus the version columns of a versioned strategy: scd2)."""
+    """``(name, type)`` of the target's columns as the plan recorded the source's, plus the version columns of a
+    versioned strategy (scd2)."""
     from airflow_mapper_provider.strategies.catalog import strategy
     from airflow_mapper_provider.strategies.versions import VERSION_COLUMNS
     from airflow_mapper_provider.target import SOURCE_COLUMNS_FIELD

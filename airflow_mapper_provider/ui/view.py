@@ -67,7 +67,10 @@ def chunk_rows(data: GroupData) -> list[dict[str, Any]]:
         ti, result, live = tis.get(index, {}), data.chunk_xcoms.get(index) or {}, data.progress.get(index) or {}
         state = _state(ti) if ti else "planned"
         done = state == "success" and result
-        rows = result.get("rows_read") if done else live.get("rows_read")
+        rows = result.get("rows_read") if done else live.get("rows_read") if state in RUNNING_STATES else None
+        rolled_back = (
+            live.get("rows_read") if state in FAILED_STATES and live.get("status") in ("failed", "stopped") else None
+        )
         seconds = result.get("seconds_total") if done else (live.get("elapsed_s") or ti.get("duration"))
         out.append({
             "map_index": index,
@@ -81,6 +84,8 @@ def chunk_rows(data: GroupData) -> list[dict[str, Any]]:
             "phase": live.get("phase") if state in RUNNING_STATES else "",
             "rows_per_s": live.get("rows_per_s") if state == "running" else None,
             "from_ledger": bool(result.get("from_ledger")),
+            "rows_rolled_back": rolled_back,  # a failed or stopped chunk's rows read before it rolled back
+            "progress_status": live.get("status"),  # the chunk's own word: running, success, failed, stopped
         })  # fmt: skip
     return out
 

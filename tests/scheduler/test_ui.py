@@ -8,7 +8,10 @@ chunk's COPY while ``pace_ctl.slow``) so the test sees it running:
 - running: the JSON says ``running``, chunk 0 running with rows read and a rate, chunk 1 waiting; the tab (the
   Airflow UI's ``/dags/<dag>/runs/<run>/plugin/mapper_run``, the page in its iframe) shows the same numbers;
   screenshot ``mapper-running.png``;
-- finished (pace off): the JSON and the tab show 2,000 rows read (of the plan's estimate), 2,000 inserted,
+- stop and resume from the page: its "Stop" button on the running chunk marks it failed (the chunk rolls back), the
+  source is unpaced, chunk 1 loads and finalize fails: the tab shows ``failed``, 1 failed chunk, 1,000 inserted
+  (screenshot ``mapper-failed.png``); its "Resume failed chunks" button clears them and the run succeeds;
+- finished: the JSON and the tab show 2,000 rows read (of the plan's estimate), 2,000 inserted,
   2 / 2 chunks, each chunk's 1,000 rows and path; screenshot ``mapper-finished.png``; the navigation page lists the run;
 - the consumer DAG scheduled on the outlet runs, triggered by finalize's asset event, whose extra holds the totals;
 - a user without a role gets 403 from both JSON endpoints, a request without a token 401.
@@ -176,6 +179,69 @@ def check_running(stack: AirflowStack, driver: Any, dag_id: str, run_id: str) ->
     report(f"ui: running run shown: {shown:,} of ~{ROWS:,} rows, screenshot {shot(driver, 'mapper-running.png')}")
 
 
+def press(driver: Any, label: str, row: str = "") -> None:
+    """Click the page's button ``label`` (in chunk ``row`` if given), then its "Confirm: ..." (the page asks on the
+    page: the Airflow UI's iframe sandbox has no modals) and wait until it says the call was sent; the page sends
+    the REST call with the browser's own Airflow login (the ``_token`` cookie)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def click(text: str) -> Any:
+        def find_and_click(d: Any) -> bool:  # a live page re-renders every 3 s: find the button again if stale
+            try:
+                found = [b for b in d.find_elements(By.CSS_SELECTOR, f"{row} button[data-action]") if b.text == text]
+                if found:
+                    found[0].click()
+                return bool(found)
+            except StaleElementReferenceException:
+                return False
+
+        return find_and_click
+
+    wait = WebDriverWait(driver, 30, poll_frequency=0.2)
+    wait.until(click(label))
+    wait.until(click(f"Confirm: {label}"))
+
+    def sent(d: Any) -> str | None:
+        try:
+            texts = [b.text for b in d.find_elements(By.CSS_SELECTOR, f"{row} button[data-action]")]
+        except StaleElementReferenceException:
+            return None
+        return next((t for t in texts if t.startswith(f"{label}: ") and t != f"{label}: sending"), None)
+
+    assert wait.until(sent) == f"{label}: sent"
+
+
+def stop_chunk(stack: AirflowStack, driver: Any, dag_id: str, run_id: str) -> None:
+    """The running chunk's "Stop" button marks its task instance failed; the chunk stops and rolls back."""
+    open_tab(driver, stack, dag_id, run_id)
+    press(driver, "Stop", '[data-group="load"] tr[data-chunk="0"]')
+    # until the worker has stopped it (SIGTERM at its next heartbeat, ~5 s): a chunk that finishes reading before
+    # then still commits (README "Stopping and resuming a run"), so the source stays paced until here
+    stack.wait_for(lambda: run_view(stack, dag_id, run_id)["chunk_rows"][0]["progress_status"] == "stopped",
+                   "chunk 0 to be stopped from the page", guard=90)  # fmt: skip
+    assert run_view(stack, dag_id, run_id)["chunk_rows"][0]["state"] == "failed"
+
+
+def check_failed_and_resume(stack: AirflowStack, driver: Any, dag_id: str, run_id: str) -> None:
+    """Chunk 0 stopped, chunk 1 loaded, finalize failed: the view says so; "Resume failed chunks" clears them."""
+    view = run_view(stack, dag_id, run_id)
+    assert view["status"] == "failed" and not view["live"], view
+    assert view["chunks"] == {"planned": 2, "done": 1, "running": 0, "waiting": 0, "failed": 1}
+    assert view["rows"]["so_far"] == CHUNK and view["counters"]["inserted"] == CHUNK  # the stopped chunk rolled back
+    open_tab(driver, stack, dag_id, run_id)
+    assert wait_visible(driver, "status", lambda t: t == "failed") == "failed"
+    assert visible(driver, "chunks-failed") == "1" and visible(driver, "inserted") == f"{CHUNK:,}"
+    from selenium.webdriver.common.by import By
+
+    state = driver.find_element(By.CSS_SELECTOR, '[data-group="load"] tr[data-chunk="0"] [data-field="chunk-state"]')
+    assert state.text == "failed (stopped)"
+    report(f"ui: stopped chunk shown, screenshot {shot(driver, 'mapper-failed.png')}")
+    open_tab(driver, stack, dag_id, run_id)
+    press(driver, "Resume failed chunks")
+
+
 def check_finished(stack: AirflowStack, driver: Any, dag_id: str, run_id: str) -> None:
     view = run_view(stack, dag_id, run_id)
     assert view["status"] == "success" and not view["live"], view
@@ -184,8 +250,9 @@ def check_finished(stack: AirflowStack, driver: Any, dag_id: str, run_id: str) -
     estimate = f"{view['rows']['estimated']:,}"
     assert view["counters"] == {"inserted": ROWS, "updated": 0, "expired": 0, "unchanged": 0, "rejected": 0,
                                 "deleted": 0}  # fmt: skip
-    assert [(c["rows"], c["state"], c["try_number"]) for c in view["chunk_rows"]] == [(CHUNK, "success", 1)] * 2
-    assert {c["path"] for c in view["chunk_rows"]} == {"copy-direct"}
+    got = [(c["rows"], c["state"], c["try_number"]) for c in view["chunk_rows"]]
+    assert got == [(CHUNK, "success", 2), (CHUNK, "success", 1)]  # chunk 0: stopped, then resumed
+    assert {c["path"] for c in view["chunk_rows"]} <= {"copy-direct", "copy-stage"}
     open_tab(driver, stack, dag_id, run_id)
     assert wait_visible(driver, "status", lambda t: t == "success") == "success"
     for field, text in (("rows-so-far", f"{ROWS:,}"), ("inserted", f"{ROWS:,}"), ("updated", "0"),
@@ -261,10 +328,13 @@ def test_mapper_view_running_and_finished(airflow_stack: AirflowStack, pg_dbs: A
     run_id = base.rsplit("/", 1)[1]
     try:
         check_running(stack, browser, dag_id, run_id)
+        stop_chunk(stack, browser, dag_id, run_id)
     finally:
         pg_exec(pg_dbs.source_dsn, "UPDATE pace_ctl SET slow = false")
     stack.wait_for(lambda: finished(stack, base), f"{dag_id} to finish", guard=180)
-    assert stack.get(base)["state"] == "success"
+    assert stack.get(base)["state"] == "failed"
+    check_failed_and_resume(stack, browser, dag_id, run_id)
+    stack.wait_for(lambda: stack.get(base)["state"] == "success", f"{dag_id} to succeed after the resume", guard=180)
     check_finished(stack, browser, dag_id, run_id)
     check_runs_page(stack, browser, run_id)
     check_access(stack, dag_id, run_id)

@@ -70,8 +70,11 @@ def test_statuses() -> None:
     data = running()
     data.finalize_ti = {"state": "skipped"}  # the run was marked failed: finalize skipped
     data.chunk_tis = [_ti(i, "failed") for i in range(4)]
+    data.progress = {1: {"status": "stopped", "rows_read": 532}}
     view = group_view(data)
     assert view["status"] == "stopped" and view["chunks"]["failed"] == 4 and not view["live"]
+    stopped = view["chunk_rows"][1]
+    assert stopped["rows"] is None and stopped["rows_rolled_back"] == 532 and stopped["progress_status"] == "stopped"
     data.finalize_ti = {"state": "failed"}
     assert group_view(data)["status"] == "failed"
 

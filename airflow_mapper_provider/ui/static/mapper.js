@@ -33,12 +33,23 @@
       headers: { "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined
     }).then(function (r) { if (!r.ok) throw new Error(method + " " + path + ": HTTP " + r.status); return r; });
   }
+  // The Airflow UI shows this page in a sandboxed iframe without "allow-modals": confirm() and alert() do nothing
+  // there. A button asks on the page instead: the first click arms it ("Confirm: ..."), a second click within
+  // ARM_MS sends the call. The state lives outside the DOM, so the refresh that re-renders the page keeps it.
+  var ARM_MS = 10000, armed = {}, outcome = {};
   function action(label, call, what) {
-    var b = el("button", { type: "button", text: label });
+    var id = call.method + " " + call.path;
+    var isArmed = armed[id] && Date.now() - armed[id] < ARM_MS;
+    var b = el("button", { type: "button", title: what, "data-action": label,
+                           text: outcome[id] || (isArmed ? "Confirm: " + label : label) });
     b.addEventListener("click", function () {
-      if (!window.confirm(what + "?")) return;
-      api(call.method, call.path, call.body).then(function () { b.textContent = label + ": sent"; })
-        .catch(function (e) { window.alert(e.message); });
+      if (!(armed[id] && Date.now() - armed[id] < ARM_MS)) {
+        armed[id] = Date.now(); b.textContent = "Confirm: " + label; return;
+      }
+      delete armed[id]; b.textContent = label + ": sending";
+      api(call.method, call.path, call.body)
+        .then(function () { outcome[id] = label + ": sent"; b.textContent = outcome[id]; })
+        .catch(function (e) { outcome[id] = label + ": " + e.message; b.textContent = outcome[id]; });
     });
     return b;
   }
@@ -58,10 +69,11 @@
         call.path = call.path.replace("{map_index}", c.map_index).replace(/^\/api/, "/api");
         stop = action("Stop", call, "Stop " + c.label);
       }
-      var rowsText = num(c.rows) + (c.state === "running" && c.rows_estimated ? " of ~" + num(c.rows_estimated) : "");
+      var rowsText = num(c.rows) + (c.state === "running" && c.rows_estimated ? " of ~" + num(c.rows_estimated) : "") +
+        (c.rows_rolled_back ? " (" + num(c.rows_rolled_back) + " read, rolled back)" : "");
       return el("tr", { "data-chunk": String(c.map_index), "data-state": c.state }, [
         el("td", { text: String(c.map_index) }), el("td", { text: c.label }),
-        el("td", {}, [el("span", { class: "badge " + c.state, "data-field": "chunk-state", text: c.state + (c.phase ? " (" + c.phase + ")" : "") })]),
+        el("td", {}, [el("span", { class: "badge " + c.state, "data-field": "chunk-state", text: c.state + (c.phase ? " (" + c.phase + ")" : c.progress_status === "stopped" && c.state !== "running" ? " (stopped)" : "") })]),
         el("td", { text: c.try_number === null || c.try_number === undefined ? "—" : String(c.try_number) }),
         el("td", { class: "num", "data-field": "chunk-rows", text: rowsText }),
         el("td", { class: "num", text: c.seconds === null || c.seconds === undefined ? "—" : c.seconds.toFixed(c.seconds < 10 ? 2 : 1) }),
