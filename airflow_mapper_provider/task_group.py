@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_mapper_provider._compat import TaskGroup, TriggerRule
+from airflow_mapper_provider.assets import validate_outlets
 from airflow_mapper_provider.config import MapperConfig
 from airflow_mapper_provider.operators import (
     MapperFinalizeOperator,
@@ -67,6 +68,8 @@ class MapperOperator(TaskGroup):
         reschedule, as sensors in reschedule mode do); then it fails naming the owner. A dead owner (no task of it
         executing) is taken over instead (README "Overlapping runs").
     :param lock_poke_interval: how often a waiting run checks (default 30 s).
+    :param outlets: ``Asset`` objects the run loads (the warehouse table): ``finalize`` carries them, so each
+        successful run produces one asset event per outlet, its ``extra`` holding the run's totals (assets.py).
     :param task_kwargs: applied to the three tasks (retries, retry_delay, pool, ...). Unless given here or in
         the DAG's ``default_args``, tasks retry 3 times, 30 s apart, doubling up to 10 minutes
         (:data:`RETRY_DEFAULTS`); permanent errors fail at once without spending retries.
@@ -100,6 +103,7 @@ class MapperOperator(TaskGroup):
         consistent_snapshot: bool = True,
         lock_timeout: dt.timedelta | float = LOCK_TIMEOUT,
         lock_poke_interval: dt.timedelta | float = LOCK_POKE_INTERVAL,
+        outlets: Sequence[Any] | None = None,
         **task_kwargs: Any,
     ) -> None:
         super().__init__(group_id=task_id)
@@ -128,6 +132,7 @@ class MapperOperator(TaskGroup):
             consistent_snapshot=consistent_snapshot,
         )
         self.config = cfg
+        self.outlets = validate_outlets(outlets)
         conf = cfg.to_dict()
         task_kwargs = _with_retry_defaults(task_kwargs, self.dag)
         with self:
@@ -151,6 +156,8 @@ class MapperOperator(TaskGroup):
                 task_id="finalize",
                 config=conf,
                 chunks=self.plan.output,
+                source_sql=source_sql,
+                outlets=self.outlets,
                 trigger_rule=TriggerRule.ALL_DONE,
                 **task_kwargs,
             )

@@ -8,7 +8,7 @@ import socket
 import threading
 from typing import Any
 
-from airflow_mapper_provider import db
+from airflow_mapper_provider import db, metrics
 from airflow_mapper_provider._compat import BaseOperator
 from airflow_mapper_provider.config import MapperConfig
 from airflow_mapper_provider.exceptions import ChunkStoppedError
@@ -67,13 +67,16 @@ class MapperLoadChunkOperator(BaseOperator):
                 job.stop_requested = self._stop
                 job.progress = chunk_progress(cfg, spec, context, target_conn, attempt)
                 try:
-                    return job.run().to_dict()
+                    result = job.run()
                 except BaseException as exc:
+                    metrics.chunk_failed(cfg, getattr(context.get("dag_run"), "dag_id", None))
                     if self._stop.is_set():
                         raise self._stopped(spec) from exc
                     raise
             finally:
                 self._sessions = []
+        metrics.chunk_done(cfg, result, getattr(context.get("dag_run"), "dag_id", None))
+        return result.to_dict()
 
     def _stopped(self, spec: ChunkSpec) -> ChunkStoppedError:
         msg = (

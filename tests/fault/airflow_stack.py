@@ -40,6 +40,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Redis for the Celery tests: a database number of their own on the machine's Redis, flushed before and after.
 REDIS_ENV = "MAPPER_TEST_REDIS_URL"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/13"
+#: A simple auth manager user without a role: authenticated, but allowed nothing (a 403 everywhere).
+NO_ACCESS_USER = "outsider"
 
 
 def redis_url() -> str:
@@ -107,7 +109,8 @@ class AirflowStack:
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            # admin; and a user without a role, whom Airflow denies every resource (tests/scheduler/test_ui.py: 403)
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"admin:admin,{NO_ACCESS_USER}:",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
@@ -213,6 +216,14 @@ class AirflowStack:
             assert got.status_code == 201, got.text
             self._token = got.json()["access_token"]
         return self._token
+
+    def user_token(self, username: str) -> str:
+        """A fresh JWT of ``username`` (one of ``[core] simple_auth_manager_users``) from ``POST /auth/token``."""
+        pw_file = self.home / "simple_auth_manager_passwords.json.generated"
+        password = json.loads(pw_file.read_text())[username]
+        got = self.client.post("/auth/token", json={"username": username, "password": password})
+        assert got.status_code == 201, got.text
+        return str(got.json()["access_token"])
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200,)) -> Any:
         retries = GET_RETRIES if method == "GET" else 0
