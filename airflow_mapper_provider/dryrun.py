@@ -6,7 +6,9 @@ are answered from what the recorded statements wrote (an in-memory copy of the r
 one a first run of the mapref takes: lock free, no earlier plan, one chunk that succeeds). The connections are
 used read-only, for what the statements are built from: the source's column types (describe), whether the
 target table exists and its columns, and the source's read point (Oracle SCN). The row estimate is not asked
-(the plan shown is a single chunk, the statements of the other chunks differing only in their bounds).
+(the plan shown is a single chunk, the statements of the other chunks differing only in their bounds), and a
+target the plan would create shows the staged load (a real first run may COPY straight into it, once the
+database reports the new table's types).
 
     python -m airflow_mapper_provider.dryrun dags/mapper_demo.py load_customers
 
@@ -127,7 +129,11 @@ class Recorder(Session):
             self.script.add(f"-- the source session reads as of snapshot {snapshot} (every chunk of the run)")
 
     def has_primary_key(self, table: TableName, keys: Sequence[str]) -> bool:
-        return False
+        """As the table exists, or as the recorded CREATE TABLE made it."""
+        if self.inner is not None and self.inner.table_exists(table):
+            return self.inner.has_primary_key(table, keys)
+        create, pk = f"CREATE TABLE {self.dialect.table(table)} ", f"PRIMARY KEY ({self.dialect.cols(keys)})"
+        return any(st.sql.startswith(create) and pk in st.sql for st in self.script.statements)
 
     def rowid_ranges(self, table: TableName, chunks: int) -> list[tuple[str, str]]:
         return self.inner.rowid_ranges(table, chunks) if self.inner is not None else [("<rowid>", "<rowid>")]
