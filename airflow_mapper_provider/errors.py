@@ -52,7 +52,9 @@ _SQLITE_PRIMARY = {5: "SQLITE_BUSY", 6: "SQLITE_LOCKED", 15: "SQLITE_PROTOCOL", 
 _SQLITE_EXTENDED = {3091: "SQLITE_CONSTRAINT_DATATYPE"}
 #: Modules whose frames, innermost in a traceback, mean a Python error was raised by the driver while binding
 #: or converting a value (sqlite3 binds in C: the innermost Python frame is SQLAlchemy's execute).
-_DRIVER_MODULES = ("sqlalchemy.engine", "sqlalchemy.sql", "psycopg", "sqlite3", "oracledb")
+_DRIVER_MODULES = ("sqlalchemy.engine", "sqlalchemy.sql", "psycopg", "sqlite3", "oracledb", "pymysql", "MySQLdb")
+#: MySQL / MariaDB drivers (classified in :mod:`airflow_mapper_provider.db.mysql_errors`).
+_MYSQL_MODULES = ("pymysql", "MySQLdb")
 
 #: Python errors a driver raises while binding or converting a value.
 _BINDING = (TypeError, ValueError, OverflowError)
@@ -129,6 +131,10 @@ def classify(exc: BaseException) -> DbError | None:
         return _oracle(exc)
     if _module(exc) == "sqlite3" or getattr(exc, "sqlite_errorname", None):
         return _sqlite(exc)
+    if _module(exc).startswith(_MYSQL_MODULES):
+        from airflow_mapper_provider.db import mysql_errors
+
+        return mysql_errors.classify(exc)
     if isinstance(orig, _BINDING) and _module(exc).startswith("sqlalchemy"):
         return _binding(orig, exc.__traceback__)  # a bind processor refused a value (sqlalchemy StatementError)
     if isinstance(exc, _BINDING) and _raised_by_driver(exc.__traceback__):
@@ -453,7 +459,7 @@ def _first_line(text: str) -> str:
 
 def _is_db_error(exc: Any) -> bool:
     return isinstance(exc, Exception) and (
-        _module(exc).startswith(("psycopg", "sqlite3", "oracledb")) or hasattr(exc, "sqlstate")
+        _module(exc).startswith(("psycopg", "sqlite3", "oracledb", *_MYSQL_MODULES)) or hasattr(exc, "sqlstate")
     )
 
 
