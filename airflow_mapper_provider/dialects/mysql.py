@@ -151,7 +151,7 @@ class MySqlDialect(GenericDialect):
         if where:
             if not all(c in created for c in columns):
                 raise UnsupportedError(f"MySQL has no partial index: {table} was not created by the mapper here")
-            indexed = [derived_name(name, f"k{i}", self.caps.max_identifier) for i in range(len(columns))]
+            indexed = [derived_name(name, f"k{i}") for i in range(len(columns))]
             text_keys = sum(1 for c in columns if types.needs_key_ddl(created[c]))
             for gen, col in zip(indexed, columns, strict=True):
                 ddl = types.key_ddl(created[col], text_keys)
