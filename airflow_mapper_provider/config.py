@@ -10,20 +10,29 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from airflow_mapper_provider.errors import DbError, classify
 from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.identifiers import TableName, validate_identifier
+from airflow_mapper_provider.strategies.versions import VERSION_NAMES
 
-LOAD_STRATEGIES = ("append", "scd1", "scd2")
-CHECKPOINT_STRATEGIES = ("AUTO", "KEY", "PYTHON", "NONE")
-EFFECTIVE_TIMES = ("run_start", "data_interval_end")
+LoadStrategy = Literal["append", "scd1", "scd2"]
+CheckpointStrategy = Literal["AUTO", "KEY", "PYTHON", "NONE"]
 #: What a plan does when the source's columns differ from an existing target's (see target.py).
-SCHEMA_CHANGES = ("append_new_columns", "fail", "ignore")
+SchemaChange = Literal["append_new_columns", "fail", "ignore"]
+#: How plan cuts the source: ``auto`` (ranges or hash buckets of the key, by the key's type), ``key`` (ranges of
+#: the key only), ``hash`` (hash buckets of the key only), ``rowid`` (ROWID ranges of the source's one table:
+#: Oracle).
+ChunkBy = Literal["auto", "key", "hash", "rowid"]
+LOAD_STRATEGIES: tuple[str, ...] = get_args(LoadStrategy)
+CHECKPOINT_STRATEGIES: tuple[str, ...] = get_args(CheckpointStrategy)
+EFFECTIVE_TIMES = ("run_start", "data_interval_end")
+SCHEMA_CHANGES: tuple[str, ...] = get_args(SchemaChange)
+CHUNK_BY: tuple[str, ...] = get_args(ChunkBy)
 
-#: Column names the mapper adds to scd2 targets. Source queries must not use them.
-SCD2_COLUMNS = ("valid_from", "valid_to", "is_current", "row_hash")
+#: Column names the mapper adds to scd2 targets (strategies/versions.py). Source queries must not use them.
+SCD2_COLUMNS = VERSION_NAMES
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,9 @@ class MapperConfig:
     :param on_schema_change: when the source's columns differ from an existing target's: ``"append_new_columns"``
         (add new source columns, widen types losslessly on PostgreSQL), ``"fail"`` (fail the plan where that would
         change the target, listing every difference) or ``"ignore"`` (load only the columns the target has).
+    :param chunk_by: how plan cuts the source (:data:`ChunkBy`).
+    :param consistent_snapshot: every chunk reads the source as of one read point frozen by plan, where the
+        source database has one (Oracle: the SCN, flashback query); False: each chunk reads the source as it is.
     """
 
     source_conn_id: str
@@ -65,20 +77,22 @@ class MapperConfig:
     target_table: str
     mapref: str
     key_columns: tuple[str, ...] = ()
-    load_strategy: str = "scd1"
+    load_strategy: LoadStrategy = "scd1"
     chunk_size: int | None = None
     min_rows_for_parallel: int = 100_000
     max_active_chunks: int | None = None
     metadata_schema: str | None = None
     checkpoint_column: str | None = None
-    checkpoint_strategy: str = "AUTO"
+    checkpoint_strategy: CheckpointStrategy = "AUTO"
     checkpoint_lookback: dt.timedelta | int | float | None = None
     detect_deletes: bool = False
     scd2_effective_time: str = "run_start"
     max_error_rows: int = 0
     max_delete_fraction: float = 0.5
     allow_empty_extract: bool = False
-    on_schema_change: str = "append_new_columns"
+    on_schema_change: SchemaChange = "append_new_columns"
+    chunk_by: ChunkBy = "auto"
+    consistent_snapshot: bool = True
 
     def __post_init__(self) -> None:
         for name in ("source_conn_id", "target_conn_id", "mapref"):
@@ -106,6 +120,7 @@ class MapperConfig:
             )
         if self.metadata_schema is not None:
             validate_identifier(self.metadata_schema, "metadata_schema")
+        _validate_chunking(self)
         _validate_incremental(self)
 
     @property
@@ -264,3 +279,19 @@ def _not_a_subquery(exc: BaseException, found: DbError | None) -> bool:
     if found.code and found.code.startswith("SQLITE_ERROR"):
         return "syntax error" in found.full or "incomplete input" in found.full
     return found.code in _NOT_A_SUBQUERY
+
+
+def _validate_chunking(cfg: MapperConfig) -> None:
+    if cfg.chunk_by not in CHUNK_BY:
+        raise ConfigError(f"unknown chunk_by {cfg.chunk_by!r}: use one of {', '.join(CHUNK_BY)}")
+    if cfg.chunk_by in ("key", "hash") and not cfg.key_columns:
+        raise ConfigError(f"chunk_by={cfg.chunk_by!r} cuts the source on key_columns: give key_columns")
+    if cfg.chunk_by == "rowid" and cfg.load_strategy != "append":
+        raise ConfigError(
+            "chunk_by='rowid' cuts the rows of one table, not its keys; scd loads need chunks disjoint on the key "
+            "(two rows of one key in two ROWID ranges would race): use chunk_by='hash' or 'auto' for scd1/scd2"
+        )
+    if cfg.chunk_by == "key" and len(cfg.key_columns) > 1:
+        raise ConfigError("chunk_by='key' ranges one key column: use chunk_by='hash' for a composite key")
+    if not isinstance(cfg.consistent_snapshot, bool):
+        raise ConfigError(f"consistent_snapshot must be True or False, got {cfg.consistent_snapshot!r}")

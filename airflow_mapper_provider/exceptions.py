@@ -55,6 +55,14 @@ class TransientDatabaseError(MapperError):
     retryable = True
 
 
+class RejectBudgetError(DataError):
+    """More rows were refused than ``max_error_rows`` allows: the chunk fails and commits nothing."""
+
+
+class EffectiveTimeError(MapperError):
+    """An scd2 run would write history older than what the target already holds."""
+
+
 class CheckpointNullError(DataError):
     """Source rows have NULL in checkpoint_column where the checkpoint strategy cannot place them."""
 

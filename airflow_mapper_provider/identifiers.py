@@ -139,3 +139,9 @@ class TableName:
 
     def __str__(self) -> str:
         return f"{self.schema}.{self.table}" if self.schema else self.table
+
+
+def index_name(table: str, suffix: str, limit: int = 63) -> str:
+    """``<table>_<suffix>``, shortened with a digest of the table name where it would pass ``limit`` characters
+    (PostgreSQL's identifier limit) so that a 63-character table name still gets its indexes."""
+    return derived_name(table, suffix, limit)

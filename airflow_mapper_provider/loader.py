@@ -41,7 +41,7 @@ from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import RunLock
 from airflow_mapper_provider.state.ledger import utcnow
 from airflow_mapper_provider.state.rejects import RejectLog, RejectStore
-from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan, scd2
+from airflow_mapper_provider.strategies import ApplyContext, Check, Step, apply_plan, strategy
 from airflow_mapper_provider.strategies.base import DELTA, OK, PY_HASH, RN, STAGE
 from airflow_mapper_provider.strategies.deletes import CHUNK, RUN, SeenKeys
 from airflow_mapper_provider.target import load_columns
@@ -146,6 +146,7 @@ class ChunkJob:
                 "(template with run context such as data_interval_*, not the wall clock), then re-run the plan"
             )
         try:
+            self.source.begin_snapshot(self.spec.snapshot)  # every chunk of the run reads one point in time
             columns = self.source.describe(sql)
         except Exception:
             self.source_failed = True
@@ -170,11 +171,12 @@ class ChunkJob:
         mark = None if direct else self._checkpoint_read(rows)  # in the source's types
         if not direct:
             ctx = self._convert(ctx, salvager)
-        if salvager is not None and ctx.strategy != "append":
+        keyed = strategy(ctx.strategy).keyed
+        if salvager is not None and keyed:
             order = self.cfg.checkpoint_column or self.cfg.effective_column
             salvager.ctx = ctx
             salvager.apply_key_rules(order if order in ctx.names else None)
-        if not direct and not ctx.empty_target and ctx.strategy != "append":
+        if not direct and not ctx.empty_target and keyed:
             self._small_delta_joins(rows)
             ctx = self._staged_slice(ctx)
         counts = self._direct_checks(ctx, rows) if direct else self._apply(ctx, salvager)
@@ -239,11 +241,12 @@ class ChunkJob:
             strategy=self.cfg.load_strategy,
             effective_time=dt.datetime.fromisoformat(self.spec.effective_time) if self.spec.effective_time else None,
         )
-        python_hash = ctx.strategy == "scd2" and d.row_hash_expr(ctx.values, "s") is None
+        chosen = strategy(ctx.strategy)
+        python_hash = chosen.versioned and d.row_hash_expr(ctx.values, "s") is None
         return dataclasses.replace(
             ctx,
             python_hash=python_hash,
-            empty_target=ctx.strategy != "append" and self.spec.target_empty,
+            empty_target=chosen.keyed and self.spec.target_empty,
             effective_column=self.spec.effective_column or None,
         )
 
@@ -282,11 +285,12 @@ class ChunkJob:
             return False  # the checkpoint is read from staging
         if self.target.dialect.caps.converts_in_sql and not mover.binary_ok(ctx, True):
             return False  # the target's column types are not the source's: staging converts the values
-        if ctx.strategy == "append":
+        chosen = strategy(ctx.strategy)
+        if not chosen.keyed:
             return True
         if not ctx.empty_target:
             return False
-        if ctx.strategy == "scd2":  # new versions by binary COPY, their scd2 columns computed by the source
+        if chosen.versioned:  # new versions by binary COPY, their scd2 columns computed by the source
             return (
                 relays_binary(self.source, self.target)
                 and not ctx.python_hash
@@ -311,7 +315,7 @@ class ChunkJob:
 
     def _direct_checks(self, ctx: ApplyContext, rows: int) -> dict[str, int]:
         """After a direct scd2 COPY: the key checks staging would have made (duplicates hit the unique index)."""
-        for check in scd2.direct_checks(ctx) if ctx.strategy == "scd2" else []:
+        for check in strategy(ctx.strategy).direct_checks(ctx):
             self._run_check(check, ctx, KeyRuleError)
         return {"rows_inserted": rows}
 
@@ -364,7 +368,7 @@ class ChunkJob:
             rows_expired=counts.get("rows_expired", 0),
             rows_deleted=counts.get("rows_deleted", 0),
             rows_rejected=rejected,
-            rows_unchanged=0 if self.cfg.load_strategy == "append" else rows - ins - upd - rejected,
+            rows_unchanged=rows - ins - upd - rejected if strategy(self.cfg.load_strategy).keyed else 0,
             seconds_read=round(t_read, 3),
             seconds_apply=round(t_apply, 3),
             seconds_total=round(total, 3),

@@ -26,6 +26,7 @@ _DECODERS: dict[str, Any] = {
     "time": dt.time.fromisoformat,
     "uuid": uuid.UUID,
     "json": json.loads,
+    "rowid": str,  # an Oracle ROWID, as its text
 }
 
 
@@ -73,7 +74,9 @@ class ChunkSpec:
     """One planned chunk, frozen by plan; a retried chunk reads exactly these rows.
 
     kind ``"all"``: the whole source; ``"range"``: ``lower <= key < upper`` on one key column (None = unbounded;
-    the first range also takes NULL keys); ``"hash"``: rows whose key hashes to ``bucket`` of ``buckets``.
+    the first range also takes NULL keys); ``"hash"``: rows whose key hashes to ``bucket`` of ``buckets``;
+    ``"rowid"``: rows of the source's one table ``rowid_table`` whose ROWID is between ``lower`` and ``upper``
+    (inclusive, ``{"t": "rowid", "v": ...}``: Oracle).
 
     ``window`` (KEY checkpoints) restricts every chunk to ``lower < column <= upper``, frozen by plan;
     ``keyset`` (PYTHON checkpoints) reads in ``order`` after the last key processed (or past ``offset`` rows).
@@ -108,6 +111,11 @@ class ChunkSpec:
     exclude: list[dict[str, Any]] = field(default_factory=list)
     #: Runs whose committed chunks this run took over (their keys and checkpoint marks count as this run's).
     inherits: list[str] = field(default_factory=list)
+    #: The source's read point frozen by plan (Oracle: the SCN as decimal text): every chunk of the run reads the
+    #: source as of it. "" = none (each chunk reads the source as it is when the chunk runs).
+    snapshot: str = ""
+    #: kind "rowid": the table the ROWID range belongs to (canonical ``[schema.]table``).
+    rowid_table: str = ""
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -119,6 +127,8 @@ class ChunkSpec:
             return f"{head} {self.key_columns[0]} {bounds}"  # <= 250 chars: Airflow's rendered_map_index
         if self.kind == "hash":
             return f"{head} hash({', '.join(self.key_columns)}) bucket {self.bucket}/{self.buckets}"
+        if self.kind == "rowid":
+            return f"{head} rowid {_short(display_value(self.lower))}..{_short(display_value(self.upper))}"
         return f"{head} all rows"
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ Checkpoint modes (``MapperConfig.checkpoint_mode``):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import hashlib
@@ -21,7 +22,7 @@ from airflow_mapper_provider.config import MapperConfig, source_sql_checked_by_d
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import SRC, Column
 from airflow_mapper_provider.dialects.types import TEXT_KINDS
-from airflow_mapper_provider.exceptions import CheckpointNullError, ConfigError, MapperError
+from airflow_mapper_provider.exceptions import CheckpointNullError, ConfigError, EffectiveTimeError
 from airflow_mapper_provider.models import decode_value, encode_value
 from airflow_mapper_provider.planning import (
     Layout,
@@ -31,6 +32,7 @@ from airflow_mapper_provider.planning import (
     quantile_plan,
     thin_bounds,
 )
+from airflow_mapper_provider.planning.rowid import rowid_chunks, single_table
 from airflow_mapper_provider.planning.sizing import GRID, pick_bounds
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import CheckpointStore, Judge, RunLock, executing_only
@@ -46,10 +48,6 @@ from airflow_mapper_provider.target import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class EffectiveTimeError(MapperError):
-    """An scd2 run would write history older than what the target already holds."""
 
 
 def fingerprint(source_sql: str) -> str:
@@ -257,7 +255,10 @@ def _chunks(
         # text keys range-chunk only where the source compares them in byte order (else: hash buckets)
         orderable = len(keys) == 1 and by_name[keys[0]].orderable and (key_kind not in TEXT_KINDS or
                                                                        d.byte_collation is not None)  # fmt: skip
-        inputs = PlanInputs(estimate, cfg.chunk_size, cfg.min_rows_for_parallel, max_chunks, keys, orderable, slots)
+        inputs = PlanInputs(estimate, cfg.chunk_size, cfg.min_rows_for_parallel, max_chunks, keys, orderable, slots,
+                            cfg.chunk_by)  # fmt: skip
+        if cfg.chunk_by == "rowid":  # one table's rows, cut by ROWID: sized as ranges of a key would be
+            inputs = dataclasses.replace(inputs, key_columns=("rowid",), key_orderable=True)
         layout = choose_layout(inputs)
     bounds: list[Any] = []
     if layout.kind == "range":
@@ -272,7 +273,13 @@ def _chunks(
         "py_hash": layout.kind == "hash" and not d.can_hash([by_name[k] for k in keys]),
         **facts,
     }
-    specs = make_chunks(layout, keys, bounds, **common)
+    if cfg.consistent_snapshot:
+        common["snapshot"] = source.snapshot()
+    if cfg.chunk_by == "rowid" and layout.chunks > 1:
+        table = single_table(sql)
+        specs = rowid_chunks(source.rowid_ranges(table, layout.chunks), table, key_columns=keys, **common)
+    else:
+        specs = make_chunks(layout, keys, bounds, **common)
     return [{**s.to_dict(), **extra} for s in specs]
 
 

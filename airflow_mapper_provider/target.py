@@ -25,7 +25,8 @@ from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import Column, ColumnType, Dialect
 from airflow_mapper_provider.errors import classify
 from airflow_mapper_provider.exceptions import ConfigError, SchemaError
-from airflow_mapper_provider.identifiers import derived_name, validate_identifier
+from airflow_mapper_provider.identifiers import validate_identifier
+from airflow_mapper_provider.strategies import strategy
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +35,6 @@ SOURCE_COLUMNS_FIELD = "source_columns"
 #: Key of the plan's first chunk dict holding the run's schema changes (texts) for finalize's job log message;
 #: absent in plans made before it existed (finalize then records none).
 SCHEMA_CHANGES_FIELD = "schema_changes"
-
-SCD2_LAYOUT = (
-    Column("valid_from", ColumnType("timestamptz")),
-    Column("valid_to", ColumnType("timestamptz")),
-    Column("is_current", ColumnType("bool")),
-    Column("row_hash", ColumnType("text")),
-)
-
-
-def index_name(table: str, suffix: str, limit: int = 63) -> str:
-    """``<table>_<suffix>``, shortened with a digest of the table name where it would pass ``limit`` characters
-    (PostgreSQL's identifier limit) so that a 63-character table name still gets its indexes."""
-    return derived_name(table, suffix, limit)
 
 
 def check_source_columns(cfg: MapperConfig, columns: Sequence[Column]) -> None:
@@ -86,20 +74,8 @@ def ensure_target(
         return evolve_target(sess, cfg, columns, previous)
     if table.schema:
         sess.ensure_schema(table.schema)
-    keys = list(cfg.key_columns)
-    if cfg.load_strategy == "scd2":
-        sess.execute(d.create_table_sql(table, [*columns, *SCD2_LAYOUT], primary_key=()))
-        # (key, valid_from, valid_to): a key's versions are unique, and an empty version (closed at its own start,
-        # a deleted key dated in the future) may share its start with the version that follows it
-        history = [*keys, "valid_from", "valid_to"]
-        sess.execute(d.create_index_sql(table, index_name(table.table, "key_from_ux"), history, unique=True))
-        current = f"{d.quote('is_current')} = {d.true_sql}"
-        sess.execute(d.create_index_sql(table, index_name(table.table, "current_ux"), keys, unique=True, where=current))
-    else:
-        pk = keys if cfg.load_strategy == "scd1" else ()
-        sess.execute(d.create_table_sql(table, columns, primary_key=pk))
-        if cfg.load_strategy == "append" and keys:
-            sess.execute(d.create_index_sql(table, index_name(table.table, "key_ix"), keys))
+    for sql in strategy(cfg.load_strategy).create_sql(d, table, columns, list(cfg.key_columns)):
+        sess.execute(sql)
     log.info("created target table %s (%s, %d columns)", table, cfg.load_strategy, len(columns))
     return []
 

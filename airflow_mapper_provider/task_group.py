@@ -58,6 +58,10 @@ class MapperOperator(TaskGroup):
     :param allow_empty_extract: detect_deletes: let a source that returned no rows empty the target.
     :param on_schema_change: the source's columns differ from the existing target's: ``"append_new_columns"``
         (default: add new columns, widen types losslessly), ``"fail"`` or ``"ignore"`` (load the target's columns).
+    :param chunk_by: ``"auto"`` (default: ranges or hash buckets of the key, by its type) | ``"key"`` | ``"hash"`` |
+        ``"rowid"`` (ROWID ranges of an Oracle source's one table: append without a key, or no good key).
+    :param consistent_snapshot: every chunk reads the source as of one read point frozen by plan where the source
+        has one (Oracle: the SCN; default True); False: each chunk reads the source as it is when it runs.
     :param lock_timeout: another run of the same mapref owns it and is live: this run's plan waits for it, up to
         this long (timedelta or seconds; default 6 hours), giving its worker slot back between checks (a
         reschedule, as sensors in reschedule mode do); then it fails naming the owner. A dead owner (no task of it
@@ -92,6 +96,8 @@ class MapperOperator(TaskGroup):
         max_delete_fraction: float = 0.5,
         allow_empty_extract: bool = False,
         on_schema_change: str = "append_new_columns",
+        chunk_by: str = "auto",
+        consistent_snapshot: bool = True,
         lock_timeout: dt.timedelta | float = LOCK_TIMEOUT,
         lock_poke_interval: dt.timedelta | float = LOCK_POKE_INTERVAL,
         **task_kwargs: Any,
@@ -104,20 +110,22 @@ class MapperOperator(TaskGroup):
             target_table=target_table,
             mapref=mapref or f"{dag_id}.{self.group_id}",
             key_columns=() if key_columns is None else key_columns,  # type: ignore[arg-type]  # validated
-            load_strategy=load_strategy,
+            load_strategy=load_strategy,  # type: ignore[arg-type]  # validated
             chunk_size=chunk_size,
             min_rows_for_parallel=min_rows_for_parallel,
             max_active_chunks=max_active_chunks,
             metadata_schema=metadata_schema,
             checkpoint_column=checkpoint_column,
-            checkpoint_strategy=checkpoint_strategy,
+            checkpoint_strategy=checkpoint_strategy,  # type: ignore[arg-type]  # validated
             checkpoint_lookback=checkpoint_lookback,
             detect_deletes=detect_deletes,
             scd2_effective_time=scd2_effective_time,
             max_error_rows=max_error_rows,
             max_delete_fraction=max_delete_fraction,
             allow_empty_extract=allow_empty_extract,
-            on_schema_change=on_schema_change,
+            on_schema_change=on_schema_change,  # type: ignore[arg-type]  # validated
+            chunk_by=chunk_by,  # type: ignore[arg-type]  # validated
+            consistent_snapshot=consistent_snapshot,
         )
         self.config = cfg
         conf = cfg.to_dict()

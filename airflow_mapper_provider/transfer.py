@@ -16,7 +16,7 @@ from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from airflow_mapper_provider.config import SCD2_COLUMNS, MapperConfig
+from airflow_mapper_provider.config import MapperConfig
 from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.db.base import Codec
 from airflow_mapper_provider.dialects import Column
@@ -24,12 +24,14 @@ from airflow_mapper_provider.models import ChunkSpec
 from airflow_mapper_provider.planning import bucket_of
 from airflow_mapper_provider.progress import Progress
 from airflow_mapper_provider.salvage import Salvager
-from airflow_mapper_provider.strategies import ApplyContext
+from airflow_mapper_provider.strategies import ApplyContext, strategy
 from airflow_mapper_provider.strategies.base import PY_HASH
+from airflow_mapper_provider.strategies.versions import VERSION_COLUMNS, VERSION_NAMES
 
 BATCH_ROWS = 5_000
-#: PostgreSQL types of the scd2 columns that a binary COPY of new versions writes.
-_SCD2_NATIVE = {"valid_from": "timestamptz", "valid_to": "timestamptz", "is_current": "bool", "row_hash": "text"}
+#: PostgreSQL types of the scd2 columns that a binary COPY of new versions writes (their neutral kinds are
+#: PostgreSQL's short type names).
+_VERSIONS_NATIVE = {c.name: c.type.kind for c in VERSION_COLUMNS}
 T = TypeVar("T")
 
 
@@ -56,8 +58,8 @@ class Transfer:
             return all(d.type_ddl(c.type) == c.type.native for c in ctx.columns)
         have = {c.name: c.type.native for c in self.target_columns}
         need = {c.name: c.type.native for c in ctx.columns}
-        if ctx.strategy == "scd2":
-            need.update(_SCD2_NATIVE)
+        if strategy(ctx.strategy).versioned:
+            need.update(_VERSIONS_NATIVE)
         return all(have.get(name) == native for name, native in need.items())
 
     def move(
@@ -68,9 +70,11 @@ class Transfer:
         select, params = self.source.dialect.chunk_select(sql, names, self.spec)
         src, tgt = self.source, self.target
         if relays_binary(src, tgt) and self.binary_ok(ctx, direct):
-            if direct and ctx.strategy == "scd2":  # new current versions, their scd2 columns computed by the source
+            if (
+                direct and strategy(ctx.strategy).versioned
+            ):  # new current versions, their scd2 columns computed by the source
                 select = src.dialect.scd2_versions_select(select, ctx.values, "mapper_eff")
-                params, names = {**params, "mapper_eff": ctx.effective_time}, [*names, *SCD2_COLUMNS]
+                params, names = {**params, "mapper_eff": ctx.effective_time}, [*names, *VERSION_NAMES]
             data = self._from_source(src.copy_out(src.dialect.copy_out_sql(select), params))
             self.progress.watch_copy(tgt.backend_pid())  # no row is decoded here: the target's COPY counts them
             with contextlib.closing(data):  # the target failed mid-pipe: end the source's COPY, free its connection

@@ -44,10 +44,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs PostgreSQL with ``pg``, so ``-m "not pg"`` deselects it."""
+    """Mark every test that needs PostgreSQL with ``pg``, so ``-m "not pg"`` deselects it; every test under
+    tests/dag/ is a ``dag`` test whether or not its module says so."""
     for item in items:
         if {"pg_server", "pg_dbs"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.pg)
+        if item.nodeid.startswith("tests/dag/") and item.get_closest_marker("dag") is None:
+            item.add_marker(pytest.mark.dag)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

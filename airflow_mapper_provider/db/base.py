@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from airflow_mapper_provider.dialects import Column, Dialect
+from airflow_mapper_provider.exceptions import UnsupportedError
 from airflow_mapper_provider.identifiers import TableName
 
 #: A value conversion of the rows path: one function applied to one column's values.
@@ -89,6 +90,24 @@ class Session:
     def prepare_read_for(self, target: Session) -> None:
         """As a source: set up the driver's value loading for a target that encodes values itself
         (:meth:`row_encoders`)."""
+
+    # ---- one read point for every chunk of a run (where the source database has one) ---------------------
+    def snapshot(self) -> str:
+        """As a source, at plan: the current read point (Oracle: the SCN) every chunk will read as of; "" where
+        the database has none the mapper can use."""
+        return ""
+
+    def begin_snapshot(self, snapshot: str) -> None:
+        """As a source, before a chunk reads: read as of ``snapshot`` (from :meth:`snapshot`) for the rest of the
+        session."""
+        if snapshot:
+            raise UnsupportedError(f"{type(self).__name__} cannot read as of a snapshot")
+
+    def rowid_ranges(self, table: TableName, chunks: int) -> list[tuple[str, str]]:
+        """As a source: about ``chunks`` ROWID ranges (inclusive) covering ``table`` (Oracle)."""
+        raise UnsupportedError(
+            f"chunk_by='rowid' needs an Oracle source; {type(self).__name__} has no ROWIDs: use chunk_by='auto'"
+        )
 
     def backend_pid(self) -> int | None:
         """The server process of this connection, where the database can report a COPY's progress by it."""

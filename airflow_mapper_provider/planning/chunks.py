@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.models import ChunkSpec, decode_value, encode_value
 from airflow_mapper_provider.planning.sizing import default_chunk_count
 
@@ -41,6 +42,8 @@ class PlanInputs:
     key_columns: tuple[str, ...]
     key_orderable: bool
     slots: int = 1
+    #: MapperConfig.chunk_by: ``auto`` picks ranges or hash buckets by the key; ``key``/``hash`` force one.
+    chunk_by: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,13 @@ def choose_layout(inputs: PlanInputs) -> Layout:
         step = math.ceil(est / chunks)
     if chunks == 1:
         return Layout("all", 1, 0, f"estimate {est} fits one chunk of {size}{how}")
-    if len(inputs.key_columns) == 1 and inputs.key_orderable:
+    ranges = len(inputs.key_columns) == 1 and inputs.key_orderable
+    if inputs.chunk_by == "key" and not ranges:
+        raise ConfigError(
+            f"chunk_by='key' needs one key column the source orders in byte order; {inputs.key_columns} is not: "
+            "use chunk_by='hash' (or 'auto')"
+        )
+    if ranges and inputs.chunk_by != "hash":
         return Layout("range", chunks, step, f"{chunks} key ranges of about {step} rows{how}", sized, inputs.slots)
     return Layout("hash", chunks, step, f"{chunks} hash buckets of the key (composite or unordered key){how}", sized,
                   inputs.slots)  # fmt: skip
@@ -109,6 +118,7 @@ def make_chunks(
     effective_time: str = "",
     sql_fingerprint: str = "",
     estimated_rows: int = 0,
+    snapshot: str = "",
 ) -> list[ChunkSpec]:
     """Turn a layout (and, for ranges, the measured lower bounds) into frozen chunk specs.
 
@@ -120,6 +130,7 @@ def make_chunks(
         "effective_time": effective_time,
         "sql_fingerprint": sql_fingerprint,
         "estimated_rows": estimated_rows,
+        "snapshot": snapshot,
     }
     if layout.kind == "hash":
         n = layout.chunks

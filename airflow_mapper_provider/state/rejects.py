@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_mapper_provider.db import Session
-from airflow_mapper_provider.exceptions import DataError
+from airflow_mapper_provider.exceptions import RejectBudgetError
 from airflow_mapper_provider.state.tables import REJECTS_COLUMNS, MapperTables
 
 
@@ -27,10 +27,6 @@ class Reject:
     row: dict[str, Any]
     code: str
     message: str
-
-
-class RejectBudgetError(DataError):
-    """More rows were refused than ``max_error_rows`` allows: the chunk fails and commits nothing."""
 
 
 class RejectLog:

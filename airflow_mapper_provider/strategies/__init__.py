@@ -1,5 +1,6 @@
-"""Load strategies as dialect-agnostic statement lists: append, scd1, scd2."""
+"""Load strategies: append, scd1, scd2 (:mod:`.catalog`), as dialect-agnostic statement lists."""
 
 from airflow_mapper_provider.strategies.base import ApplyContext, Check, Step, apply_plan
+from airflow_mapper_provider.strategies.catalog import STRATEGIES, Strategy, strategy
 
-__all__ = ["ApplyContext", "Check", "Step", "apply_plan"]
+__all__ = ["STRATEGIES", "ApplyContext", "Check", "Step", "Strategy", "apply_plan", "strategy"]

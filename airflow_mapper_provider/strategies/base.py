@@ -187,18 +187,17 @@ def delta_step(ctx: ApplyContext, current_only: bool) -> Step:
 def apply_plan(ctx: ApplyContext) -> tuple[list[Check], list[Step | Check]]:
     """The checks and statements for ``ctx.strategy`` (staging already filled); statements may hold checks
     that need the delta (run in order)."""
-    from airflow_mapper_provider.strategies import append, scd1, scd2
+    from airflow_mapper_provider.strategies.catalog import strategy
 
-    module = {"append": append, "scd1": scd1, "scd2": scd2}[ctx.strategy]
-    checks = [] if ctx.strategy == "append" or ctx.salvage else key_checks(ctx)
-    steps: list[Step | Check] = [s for s in _prelude(ctx) if s.sql]
-    steps += module.steps(ctx)
-    return checks, steps
+    chosen = strategy(ctx.strategy)
+    steps: list[Step | Check] = [s for s in _prelude(ctx, chosen.keyed) if s.sql]
+    steps += chosen.write(ctx)
+    return chosen.checks(ctx), steps
 
 
-def _prelude(ctx: ApplyContext) -> list[Step]:
+def _prelude(ctx: ApplyContext, keyed: bool) -> list[Step]:
     """Statistics for the compare join's plan; an empty target range (or append) joins nothing."""
-    if ctx.empty_target or ctx.strategy == "append":
+    if ctx.empty_target or not keyed:
         return []
     return [Step("analyze", ctx.dialect.analyze_sql(STAGE, ctx.keys))]
 

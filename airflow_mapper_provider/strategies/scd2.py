@@ -7,7 +7,6 @@ is_current, row_hash (over the non-key columns). Counters: rows_inserted = new k
 
 from __future__ import annotations
 
-from airflow_mapper_provider.config import SCD2_COLUMNS
 from airflow_mapper_provider.dialects import UpdateSpec
 from airflow_mapper_provider.strategies.base import (
     DELTA,
@@ -24,6 +23,7 @@ from airflow_mapper_provider.strategies.base import (
     staged_ok,
     update_step,
 )
+from airflow_mapper_provider.strategies.versions import VERSION_NAMES
 
 
 def steps(ctx: ApplyContext) -> list[Step | Check]:
@@ -77,7 +77,7 @@ def _insert_versions(ctx: ApplyContext, source: str, alias: str) -> str:
     if ctx.effective_column and source == DELTA:  # a returning key starts where its closed history ended
         prev = f"{alias}.{d.quote(PREV_TO)}"
         valid_from = f"CASE WHEN {prev} > {valid_from} THEN {prev} ELSE {valid_from} END"
-    target_cols = d.cols([*ctx.names, *SCD2_COLUMNS])
+    target_cols = d.cols([*ctx.names, *VERSION_NAMES])
     select = f"{d.cols(ctx.names, alias)}, {valid_from}, NULL, {d.true_sql}, {hash_sql}"
     sql = f"INSERT INTO {d.table(ctx.target)} ({target_cols}) SELECT {select} FROM {d.temp_name(source)} {alias}"
     where = all_of(staged_ok(ctx, alias) if source == STAGE else "", rows_slice(ctx, alias))

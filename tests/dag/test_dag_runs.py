@@ -5,8 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.dag.conftest import mapper_dag, serialize
 from tests.helpers import CUSTOMER_COLUMNS, add_customers, make_customers, pg_exec, rows, source_rows
+
+pytestmark = pytest.mark.dag
 
 SQL = f"SELECT {CUSTOMER_COLUMNS} FROM customers"
 REPO = Path(__file__).resolve().parents[2]

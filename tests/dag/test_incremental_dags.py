@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from airflow.sdk import CronDataIntervalTimetable
 
 from tests.dag.conftest import mapper_dag
 from tests.helpers import pg_exec, rows
+
+pytestmark = pytest.mark.dag
 
 UTC = dt.timezone.utc
 DAY = dt.timedelta(days=1)

@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import exc as sa_exc
 
 from airflow_mapper_provider.exceptions import MapperError
 from tests.field.support import Endpoint, Run, check, counters, load
@@ -254,10 +255,10 @@ def test_sqlite_statement_error_hides_bound_values(field_db: EndpointFactory) ->
     tgt = field_db("target", "sqlite")
     tgt.execute("CREATE TABLE guarded (id INTEGER PRIMARY KEY, name TEXT CHECK (length(name) < 5))")
     with sessions(tgt.uri, tgt.uri) as (_, target):
-        with pytest.raises(Exception) as single:
+        with pytest.raises(sa_exc.IntegrityError) as single:
             target.execute("INSERT INTO guarded VALUES (:i, :n)", {"i": 1, "n": SECRET})
         target.rollback()
-        with pytest.raises(Exception) as batch:
+        with pytest.raises(sa_exc.IntegrityError) as batch:
             target.insert_batches('"guarded"', ["id", "name"], [[(2, "ok"), (3, SECRET)]])
     for raised in (single, batch):
         text = f"{raised.value!s} {raised.value!r}"

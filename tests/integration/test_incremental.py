@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from airflow_mapper_provider.exceptions import ChunkFailedError
+from airflow_mapper_provider.exceptions import ChunkFailedError, EffectiveTimeError
 from airflow_mapper_provider.finalizer import finalize_run
 from airflow_mapper_provider.loader import ChunkJob
 from airflow_mapper_provider.models import ChunkSpec
-from airflow_mapper_provider.planner import EffectiveTimeError, plan_run
+from airflow_mapper_provider.planner import plan_run
 from airflow_mapper_provider.state.checkpoint import RunLockedError
 from tests.helpers import config, pg_exec, rows, run_all, sessions
 

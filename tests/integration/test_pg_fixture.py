@@ -10,8 +10,6 @@ from tests.pgserver import PgDatabases
 
 @pytest.mark.pg
 def test_source_and_target_are_distinct_databases(pg_dbs: PgDatabases) -> None:
-    assert pg_dbs.source_uri == pg_dbs.source_dsn
-    assert pg_dbs.target_uri == pg_dbs.target_dsn
     with psycopg.connect(pg_dbs.source_dsn) as conn:
         conn.execute("CREATE TABLE fixture_probe (id integer PRIMARY KEY, name text NOT NULL)")
         conn.execute("INSERT INTO fixture_probe VALUES (1, 'a'), (2, 'b'), (3, 'c')")

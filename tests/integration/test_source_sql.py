@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 
 from airflow_mapper_provider._compat import AirflowFailException
@@ -108,7 +109,7 @@ def test_postgres_refuses_non_queries_and_changes_nothing(pg_source: Any, what: 
 def test_postgres_other_errors_pass_unchanged(pg_source: Any) -> None:
     """A missing table is not a shape problem: it keeps the database's own classification."""
     _, src, _ = pg_source
-    with pytest.raises(Exception) as info:
+    with pytest.raises(psycopg.errors.UndefinedTable) as info:
         describe_checked(src, "SELECT * FROM no_such_table")
     assert not isinstance(info.value, ConfigError)
     assert getattr(info.value, "sqlstate", None) == "42P01"

@@ -343,12 +343,18 @@ def test_lazy_exports_resolve() -> None:
 
 
 def test_provider_info() -> None:
+    """What ``airflow providers list`` reads: valid against Airflow's own provider-info schema, our version."""
+    import airflow
+    import jsonschema
+
     info = get_provider_info()
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(info, schema)  # raises on a missing or mistyped field
     assert info["package-name"] == "airflow-mapper-provider"
-    assert info["name"]
-    assert info["description"]
-    assert airflow_mapper_provider.__version__ in info["versions"]
-    json.dumps(info)
+    assert info["versions"][0] == airflow_mapper_provider.__version__
+    modules = [m for i in info["integrations"] for m in i["python-modules"]]
+    assert modules == ["airflow_mapper_provider.task_group"]
+    importlib.import_module(modules[0])  # the module the providers manager imports exists
 
 
 def test_provider_entry_point_is_registered() -> None:

@@ -222,7 +222,7 @@ def _pg_error(dsn: str, setup: list[str], action) -> BaseException:
     with psycopg.connect(dsn) as conn:
         for sql in setup:
             conn.execute(sql)
-        with pytest.raises(Exception) as info:
+        with pytest.raises(psycopg.Error) as info:
             action(conn)
         return info.value
 
@@ -379,7 +379,7 @@ def _sqlite_target(tmp_path) -> sa.engine.Engine:
 
 
 def _sa_error(engine: sa.engine.Engine, sql: str, params: list[dict] | dict) -> BaseException:
-    with engine.connect() as conn, pytest.raises(Exception) as info:
+    with engine.connect() as conn, pytest.raises((sa.exc.StatementError, OverflowError)) as info:
         conn.execute(sa.text(sql), params)
     return info.value
 

@@ -35,7 +35,7 @@ from airflow_mapper_provider.models import ChunkSpec, encode_value
 from airflow_mapper_provider.strategies import ApplyContext, apply_plan
 from airflow_mapper_provider.strategies.base import DELTA, PY_HASH, STAGE, Check, Step
 from airflow_mapper_provider.strategies.deletes import SeenKeys
-from airflow_mapper_provider.target import SCD2_LAYOUT
+from airflow_mapper_provider.strategies.versions import VERSION_COLUMNS as SCD2_LAYOUT
 
 PG = PostgresDialect()
 SQ = SqliteDialect()

@@ -16,13 +16,13 @@ from airflow_mapper_provider.identifiers import (
     TableName,
     derived_name,
     fit_identifier,
+    index_name,
     validate_column_name,
     validate_identifier,
     validate_schema,
 )
 from airflow_mapper_provider.strategies.base import DELTA, RN, STAGE
 from airflow_mapper_provider.strategies.deletes import SeenKeys
-from airflow_mapper_provider.target import index_name
 
 LONG_T, LONG_K, LONG_S = "t" * 63, "k" * 63, "s" * 63
 
