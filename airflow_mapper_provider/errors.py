@@ -125,20 +125,26 @@ def classify(exc: BaseException) -> DbError | None:
         if found is not None and found.column is None:  # sqlite3 names the parameter: the statement names its column
             found = _bound_column(found, getattr(exc, "statement", None))
         return found
-    if _module(exc).startswith(_MYSQL_MODULES):  # before sqlstate: PyMySQL 1.2 sets it too
-        from airflow_mapper_provider.db import mysql_errors
-
-        return mysql_errors.classify(exc)
+    if (by_driver := _sqlite_or_mysql(exc)) is not None:  # before sqlstate: PyMySQL 1.2 sets it too
+        return by_driver
     if getattr(exc, "sqlstate", None) is not None or _module(exc).startswith("psycopg"):
         return _postgres(exc)
     if exc.args and hasattr(exc.args[0], "full_code"):
         return _oracle(exc)
-    if _module(exc) == "sqlite3" or getattr(exc, "sqlite_errorname", None):
-        return _sqlite(exc)
     if isinstance(orig, _BINDING) and _module(exc).startswith("sqlalchemy"):
         return _binding(orig, exc.__traceback__)  # a bind processor refused a value (sqlalchemy StatementError)
     if isinstance(exc, _BINDING) and _raised_by_driver(exc.__traceback__):
         return _binding(exc, exc.__traceback__)
+    return None
+
+
+def _sqlite_or_mysql(exc: BaseException) -> DbError | None:
+    if _module(exc) == "sqlite3" or getattr(exc, "sqlite_errorname", None):
+        return _sqlite(exc)
+    if _module(exc).startswith(_MYSQL_MODULES):
+        from airflow_mapper_provider.db import mysql_errors
+
+        return mysql_errors.classify(exc)
     return None
 
 

@@ -3,7 +3,8 @@ server at 127.0.0.1:3306 as root without a password (the project machines and CI
 
 Each test gets throwaway databases ``mapper_test_<random>``, dropped afterwards. With no server answering, the
 tests skip with one reason, or fail when the ``CI`` environment variable is set (as tests/conftest.py treats
-PostgreSQL). Fixtures: ``mysql_server`` (session) and ``mysql_db`` (one fresh database per test).
+PostgreSQL). Fixtures: ``mysql_server`` (session) and ``mysql_db`` (one fresh database per test); a test
+module imports ``mysql_server_fixture`` and ``mysql_db_fixture`` to use them.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def find_server() -> MySqlServer:
     return server
 
 
-@pytest.fixture(scope="session")
-def mysql_server() -> MySqlServer:
+@pytest.fixture(scope="session", name="mysql_server")
+def mysql_server_fixture() -> MySqlServer:
     try:
         return find_server()
     except MySqlUnavailableError as exc:
@@ -96,8 +97,8 @@ def mysql_server() -> MySqlServer:
         pytest.skip(reason)
 
 
-@pytest.fixture
-def mysql_db(mysql_server: MySqlServer) -> Iterator[str]:
+@pytest.fixture(name="mysql_db")
+def mysql_db_fixture(mysql_server: MySqlServer) -> Iterator[str]:
     """A fresh database, dropped after the test."""
     name = mysql_server.create_database()
     try:

@@ -25,8 +25,7 @@ _FIX = {
     1062: "the key already exists in the target (unique key): load it with scd1/scd2, or drop the duplicate in "
     "source_sql",
     1264: "the value is out of range for {col}'s type: widen the target column's type, or cast it in source_sql",
-    1406: "the value is longer than {col}'s type allows: widen the target column, or shorten the value in "
-    "source_sql",
+    1406: "the value is longer than {col}'s type allows: widen the target column, or shorten the value in source_sql",
     1366: "the value is not a valid value of {col}'s type: cast or clean the column in source_sql",
     1292: "the value is not a valid date/time for {col}: cast or clean the column in source_sql",
     1452: "the row references a key missing from the referenced table (foreign key): load that table first",

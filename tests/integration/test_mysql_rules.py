@@ -10,7 +10,7 @@ import pytest
 
 from airflow_mapper_provider.exceptions import DataError, KeyRuleError
 from tests.helpers import CUSTOMER_COLUMNS, config, make_customers, pg_exec, run_all
-from tests.mysqlserver import MySqlServer, mysql_db, mysql_server  # noqa: F401
+from tests.mysqlserver import MySqlServer, mysql_db_fixture, mysql_server_fixture  # noqa: F401
 
 pytestmark = pytest.mark.mysql
 
@@ -73,9 +73,12 @@ def test_zero_budget_fails_the_chunk_naming_the_code_without_values(pg_dbs, mysq
     ("sql", "message"),
     [
         (SQL, r"3 row\(s\) have NULL in a key column"),
-        (f"SELECT {CUSTOMER_COLUMNS} FROM customers UNION ALL SELECT {CUSTOMER_COLUMNS} FROM customers "
-         "WHERE customer_id IN (5, 6)", r"2 row\(s\) repeat a key"),
-    ],  # fmt: skip
+        (
+            f"SELECT {CUSTOMER_COLUMNS} FROM customers UNION ALL SELECT {CUSTOMER_COLUMNS} FROM customers "
+            "WHERE customer_id IN (5, 6)",
+            r"2 row\(s\) repeat a key",
+        ),
+    ],
     ids=["null-keys", "duplicate-keys"],
 )
 def test_key_rules_refuse_the_chunk(pg_dbs, mysql_server, mysql_db, sql, message):
@@ -88,8 +91,11 @@ def test_key_rules_refuse_the_chunk(pg_dbs, mysql_server, mysql_db, sql, message
 
 def test_duplicate_rule_in_salvage_mode_keeps_the_newest_row(pg_dbs, mysql_server, mysql_db):
     make_customers(pg_dbs.source_dsn, 500)
-    sql = (f"SELECT {CUSTOMER_COLUMNS} FROM customers UNION ALL SELECT customer_id, 'newer', email, country, balance, "
-           "created_at + interval '1 day', active, birth, notes FROM customers WHERE customer_id IN (5, 6)")  # fmt: skip
+    newer = (
+        "SELECT customer_id, 'newer', email, country, balance, created_at + interval '1 day', active, birth, notes "
+        "FROM customers WHERE customer_id IN (5, 6)"
+    )
+    sql = f"SELECT {CUSTOMER_COLUMNS} FROM customers UNION ALL {newer}"
     target = mysql_server.uri(mysql_db)
     cfg = config("scd1", "dim_c", max_error_rows=5, checkpoint_column="created_at")
     _, _, s1 = run_all(cfg, pg_dbs.source_uri, target, "r1", sql, RUN1)
@@ -120,7 +126,7 @@ def test_key_checkpoint_mariadb_to_mariadb_reads_only_changes(mysql_server, mysq
 def test_63_character_names_and_a_schema_that_is_a_database(pg_dbs, mysql_server, mysql_db):
     table, key, col = "t" * 63, "k" * 63, "c" * 63
     pg_exec(pg_dbs.source_dsn, f"CREATE TABLE src ({key} text PRIMARY KEY, {col} numeric(65,30))")
-    pg_exec(pg_dbs.source_dsn, f"INSERT INTO src SELECT 'key' || g, g / 3.0 FROM generate_series(1, 2500) g")
+    pg_exec(pg_dbs.source_dsn, "INSERT INTO src SELECT 'key' || g, g / 3.0 FROM generate_series(1, 2500) g")
     schema = mysql_db + "_dw"  # CREATE DATABASE by the plan
     cfg = config("scd2", f"{schema}.{table}", keys=(key,))
     try:
@@ -130,7 +136,7 @@ def test_63_character_names_and_a_schema_that_is_a_database(pg_dbs, mysql_server
         _, _, s2 = run_all(cfg, pg_dbs.source_uri, target, "r2", f"SELECT {key}, {col} FROM src", RUN2)
         assert (s1.rows_inserted, s2.rows_updated, s2.rows_unchanged) == (2_500, 1, 2_499)
         got = mysql_server.run(schema, f"SELECT {key}, {col} FROM `{table}` WHERE is_current ORDER BY 1")
-        want = pg_exec(pg_dbs.source_dsn, f"SELECT {key}, {col} FROM src ORDER BY {key} COLLATE \"C\"")
+        want = pg_exec(pg_dbs.source_dsn, f'SELECT {key}, {col} FROM src ORDER BY {key} COLLATE "C"')
         assert [(k, str(v)) for k, v in got] == [(k, str(v)) for k, v in want]  # DECIMAL(65,30): every digit
     finally:
         mysql_server.drop_database(schema)

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_mapper_provider.db import connect
 from tests.helpers import airflow_connection, config, rows, run_all
-from tests.mysqlserver import MySqlServer, mysql_db, mysql_server  # noqa: F401
+from tests.mysqlserver import MySqlServer, mysql_db_fixture, mysql_server_fixture  # noqa: F401
 
 pytestmark = pytest.mark.mysql
 
@@ -31,7 +31,7 @@ def typed_row(i: int) -> tuple[Any, ...]:
         i, ["a", "A", "a ", "é", "😀", "Zoë"][i % 6] + str(i), decimal.Decimal(f"{i}.{i:010d}") * (-1) ** i,
         2**64 - 1 - i, i / 3, i % 2, dt.datetime(2026, 1, 1, 12, 0, 0, 123456) + dt.timedelta(minutes=i),
         dt.datetime(2026, 1, 2) + dt.timedelta(seconds=i), dt.date(1901, 1, 1) + dt.timedelta(days=i),
-        dt.timedelta(hours=i % 24, microseconds=i), '{"k": %d, "s": "😀"}' % i, bytes([i % 256, 0, 255]),
+        dt.timedelta(hours=i % 24, microseconds=i), f'{{"k": {i}, "s": "😀"}}', bytes([i % 256, 0, 255]),
         "x" * (i % 70) + "ü", i % 30000 - 15000, 1901 + i % 254,
     )  # fmt: skip
 
@@ -59,7 +59,7 @@ def test_mariadb_into_postgres_exact_types_and_values(pg_dbs, mysql_server, mysq
     cfg = config("scd1", "dw.typed", keys=("id",))
     source = mysql_server.uri(mysql_db)
     sql = "SELECT * FROM typed WHERE note LIKE '%' OR note IS NULL"  # a '%' and no ':' trouble
-    chunks, results, s1 = run_all(cfg, source, pg_dbs.target_uri, "r1", sql, RUN1)
+    chunks, _, s1 = run_all(cfg, source, pg_dbs.target_uri, "r1", sql, RUN1)
     assert len(chunks) >= 2 and (s1.rows_read, s1.rows_inserted) == (N, N)
     got = rows(pg_dbs.target_dsn, "SELECT * FROM dw.typed ORDER BY id")
     assert got == [expected_in_pg(r) for r in data]

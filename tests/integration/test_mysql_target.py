@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import CUSTOMER_COLUMNS, add_customers, config, make_customers, pg_exec, run_all, source_rows
-from tests.mysqlserver import MySqlServer, mysql_db, mysql_server  # noqa: F401
+from tests.mysqlserver import MySqlServer, mysql_db_fixture, mysql_server_fixture  # noqa: F401
 
 pytestmark = pytest.mark.mysql
 
@@ -59,7 +59,9 @@ def test_scd1_initial_unchanged_then_exact_changes(pg_dbs, mysql_server, mysql_d
 
 def test_scd2_versions_and_one_current_row_per_text_key(pg_dbs, mysql_server, mysql_db):
     pg_exec(pg_dbs.source_dsn, "CREATE TABLE items (code text PRIMARY KEY, label text, price numeric(30,10))")
-    pg_exec(pg_dbs.source_dsn, "INSERT INTO items SELECT 'k' || g, 'label ' || g, g / 7.0 FROM generate_series(1, 2500) g")
+    pg_exec(
+        pg_dbs.source_dsn, "INSERT INTO items SELECT 'k' || g, 'label ' || g, g / 7.0 FROM generate_series(1, 2500) g"
+    )
     pg_exec(pg_dbs.source_dsn, "INSERT INTO items VALUES ('a', 'x', 1), ('A', 'y', 2), ('a ', 'z', 3), ('😀', 'e', 4)")
     cfg = config("scd2", "items_hist", keys=("code",))
     target, sql = mysql_server.uri(mysql_db), "SELECT code, label, price FROM items"
