@@ -19,7 +19,7 @@ from airflow_mapper_provider.db.registry import register
 from airflow_mapper_provider.db.sqlalchemy import SaSession, _dbapi_hook, engine_kwargs
 from airflow_mapper_provider.dialects import Column, ColumnType
 from airflow_mapper_provider.dialects import mysql_types as types
-from airflow_mapper_provider.dialects.mysql import MySqlDialect
+from airflow_mapper_provider.dialects.mysql import UTC_COLUMN, MySqlDialect
 from airflow_mapper_provider.exceptions import ConfigError
 from airflow_mapper_provider.identifiers import TableName
 
@@ -50,7 +50,14 @@ class MySqlSession(SaSession):
         return super().execute(sql, _utc(params))
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return super().query(sql, _utc(params))
+        """Rows of ``sql``; a column named ``mapper_utc`` (a timestamptz stored as UTC DATETIME) comes back aware."""
+        result = self.conn.execute(self._text(sql), _utc(params) or {})
+        found = [tuple(r) for r in result]
+        utc = [i for i, k in enumerate(result.keys()) if k == UTC_COLUMN]
+        if not utc or not found:
+            return found
+        decode = types.decoder(ColumnType("timestamptz"))
+        return [tuple(decode(v) if i in utc and decode else v for i, v in enumerate(r)) for r in found]
 
     def stream(self, sql: str, params: dict[str, Any], batch: int) -> Any:
         """An unbuffered cursor (PyMySQL ``SSCursor``): memory stays flat at any chunk size."""

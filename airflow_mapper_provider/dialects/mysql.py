@@ -32,6 +32,8 @@ from airflow_mapper_provider.identifiers import TableName, derived_name
 COLLATIONS = {"mariadb": "utf8mb4_nopad_bin", "mysql": "utf8mb4_0900_bin"}
 #: Seconds GET_LOCK waits for the DDL and plan locks.
 LOCK_WAIT_S = 60
+#: A result column of a naive UTC DATETIME that MySqlSession returns as an aware datetime.
+UTC_COLUMN = "mapper_utc"
 #: The largest LIMIT (MySQL has no OFFSET without LIMIT).
 _NO_LIMIT = "18446744073709551615"
 
@@ -108,6 +110,13 @@ class MySqlDialect(GenericDialect):
     def explain_sql(self, source_sql: str, where: str = "") -> str:
         cond = f" WHERE {where}" if where else ""
         return f"EXPLAIN SELECT * FROM ({self.embed(source_sql)}) {SRC}{cond}"
+
+    def staged_max_sql(self, stage: str, column: str, kind: str = "") -> str:
+        """A timestamptz checkpoint comes back as the aware UTC instant (the session converts columns named
+        :data:`UTC_COLUMN`), not as DATETIME's naive wall time."""
+        if kind != "timestamptz":
+            return super().staged_max_sql(stage, column, kind)
+        return f"SELECT MAX({self.quote(column)}) AS {UTC_COLUMN} FROM {self.temp_name(stage)}"
 
     def offset_sql(self, param: str) -> str:
         return f" LIMIT {_NO_LIMIT} OFFSET {self.param(param)}"

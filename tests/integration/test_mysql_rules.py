@@ -140,3 +140,24 @@ def test_63_character_names_and_a_schema_that_is_a_database(pg_dbs, mysql_server
         assert [(k, str(v)) for k, v in got] == [(k, str(v)) for k, v in want]  # DECIMAL(65,30): every digit
     finally:
         mysql_server.drop_database(schema)
+
+
+def test_key_checkpoint_on_timestamptz_from_postgres_stays_an_instant(pg_dbs, mysql_server, mysql_db):
+    """A timestamptz checkpoint staged in MySQL (UTC DATETIME(6)) is stored as the aware instant it is: the next
+    run's window on the PostgreSQL source does not move with the source's TimeZone."""
+    t0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    pg_exec(pg_dbs.source_dsn, "CREATE TABLE acc (id bigint PRIMARY KEY, v int, updated_at timestamptz NOT NULL)")
+    pg_exec(pg_dbs.source_dsn, "INSERT INTO acc SELECT g, g, %(t0)s + g * interval '1 second' "
+                               "FROM generate_series(1, 2500) g", {"t0": t0})  # fmt: skip
+    pg_exec(pg_dbs.source_dsn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = ''Asia/Kolkata''', "
+                               "current_database()); END $$")  # fmt: skip
+    cfg = config("scd1", "acc", keys=("id",), checkpoint_column="updated_at")
+    target, sql = mysql_server.uri(mysql_db), "SELECT id, v, updated_at FROM acc"
+    _, _, s1 = run_all(cfg, pg_dbs.source_uri, target, "r1", sql, RUN1)
+    stored = mysql_server.run(mysql_db, "SELECT value, value_type FROM mapper_checkpoint")
+    assert s1.rows_read == 2_500 and stored == [((t0 + dt.timedelta(seconds=2_500)).isoformat(), "datetime")]
+    pg_exec(
+        pg_dbs.source_dsn, "UPDATE acc SET v = -v, updated_at = %(t)s WHERE id <= 10", {"t": t0 + dt.timedelta(days=1)}
+    )
+    _, _, s2 = run_all(cfg, pg_dbs.source_uri, target, "r2", sql, RUN2)
+    assert (s2.rows_read, s2.rows_updated) == (10, 10)

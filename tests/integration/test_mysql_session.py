@@ -125,3 +125,24 @@ def test_insert_batches_send_multi_row_inserts(mysql_server, mysql_db):
         assert mysql_server.run(mysql_db, "SELECT COUNT(*) FROM bulk") == [(5_000,)]
     finally:
         sess.close()
+
+
+def test_nowait_on_a_locked_row_is_lock_not_available(mysql_server, mysql_db):
+    """The run lock's NOWAIT probe: a row another transaction holds fails at once, as code 55P03 (what
+    state/checkpoint.py tests), transient."""
+    mysql_server.run(mysql_db, "CREATE TABLE lk (k VARCHAR(10) PRIMARY KEY, v INT)")
+    mysql_server.run(mysql_db, "INSERT INTO lk VALUES ('a', 1)")
+    holder, waiter = _session(mysql_server, mysql_db), _session(mysql_server, mysql_db)
+    try:
+        select = holder.dialect.select_sql(TableName("lk"), ["v"], ["k"])
+        holder.query(select + holder.dialect.for_update(), {"k": "a"})
+        started = time.monotonic()
+        with pytest.raises(Exception) as info:
+            waiter.query(select + waiter.dialect.for_update_nowait(), {"k": "a"})
+        found = classify(info.value)
+        assert found is not None and (found.code, found.kind) == ("55P03", TRANSIENT)
+        assert time.monotonic() - started < 2
+        assert waiter.query(select + waiter.dialect.for_share(), {"k": "b"}) == []  # another row: no wait
+    finally:
+        holder.close()
+        waiter.close()
