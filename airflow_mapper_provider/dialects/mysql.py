@@ -232,6 +232,11 @@ class MySqlDialect(GenericDialect):
             cond += f" AND t.{self.quote(upd.target_flag)} = {self.true_sql}"
         return f"UPDATE {self.table(target)} t JOIN {self.temp_name(source)} d ON {cond} SET {assigns}"
 
+    def delete_aliased_sql(self, target: TableName, where: str) -> str:
+        """DELETE of the rows of ``target`` (alias ``t``) where ``where`` holds: MariaDB has no ``DELETE FROM x AS t``
+        (before 11.6), both have the multi-table form."""
+        return f"DELETE t FROM {self.table(target)} t WHERE {where}"
+
     def row_hash_expr(self, columns: Sequence[Column], alias: str) -> str | None:
         if not columns:
             return "'0'"

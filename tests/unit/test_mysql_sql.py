@@ -186,3 +186,9 @@ def test_generic_path_quotes_and_types_as_sqlalchemy_does(sa_dialect, quoted: st
     assert g.kind_ddl(ColumnType("int")) == int_ddl
     assert g.kind_ddl(ColumnType("varchar", length=20)) == "VARCHAR(20)"
     assert g.kind_ddl(ColumnType("bool")) == ("BOOL" if sa_dialect.name == "mysql" else "BIT")
+
+
+def test_aliased_delete_in_the_multi_table_form() -> None:
+    sql = M.delete_aliased_sql(T, "t.`code` IS NOT NULL")
+    assert sql == "DELETE t FROM `dw`.`dim` t WHERE t.`code` IS NOT NULL"
+    assert_parses(sql)
