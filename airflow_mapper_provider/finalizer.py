@@ -13,7 +13,6 @@ from airflow_mapper_provider.models import ChunkResult, ChunkSpec, RunSummary, d
 from airflow_mapper_provider.state import ChunkLedger, MapperTables
 from airflow_mapper_provider.state.checkpoint import CheckpointStore, RunLock
 from airflow_mapper_provider.strategies.deletes import SeenKeys
-from airflow_mapper_provider.target import SCHEMA_CHANGES_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +24,26 @@ def finalize_run(
     target: Session,
     started_at: dt.datetime | None = None,
 ) -> RunSummary:
+    """:func:`finalize` of the plan as XCom carries it (ChunkSpec dicts; None when the plan itself failed)."""
+    specs = None if chunks is None else [ChunkSpec.from_dict(c) for c in chunks]
+    return finalize(cfg, run_id, specs, target, started_at)
+
+
+def finalize(
+    cfg: MapperConfig,
+    run_id: str,
+    specs: list[ChunkSpec] | None,
+    target: Session,
+    started_at: dt.datetime | None = None,
+) -> RunSummary:
     """Write the run's job log row (apply detect_deletes and move the checkpoint when every chunk succeeded), in
     one transaction; raise :class:`ChunkFailedError` after writing it if any chunk failed.
 
-    :param chunks: the plan's ChunkSpec dicts (None when the plan itself failed).
+    :param specs: the plan's chunks (None when the plan itself failed).
     :param started_at: the DAG run's start: the job log's started_at when the plan failed before writing the row.
     """
     tables = MapperTables(cfg.meta_schema)
-    if chunks is None:  # the plan failed, maybe before creating them (a plan that returned created them)
+    if specs is None:  # the plan failed, maybe before creating them (a plan that returned created them)
         _ensure_tables(target, tables)
     ledger, lock = ChunkLedger(tables, cfg.mapref), RunLock(tables, cfg.mapref)
     lock.announce(target, run_id)
@@ -40,23 +51,23 @@ def finalize_run(
         target.rollback()
         log.info("run %s of %s was taken over by a later run: its job log stays 'abandoned'", run_id, cfg.mapref)
         return RunSummary("abandoned", 0, 0)
-    specs = [ChunkSpec.from_dict(c) for c in chunks] if chunks is not None else []
-    results = ledger.results(target, run_id) if chunks is not None else []
-    summary = RunSummary.from_results([s.index for s in specs], results)
+    planned = specs or []
+    results = ledger.results(target, run_id) if specs is not None else []
+    summary = RunSummary.from_results([s.index for s in planned], results)
     message = ""
     owner = lock.holds(target, run_id)
-    if chunks is None:
+    if specs is None:
         summary.status, message = "failed", "plan did not complete: see the plan task's log"
     elif summary.failed_chunks:
         message = f"chunk(s) not finished: {_ranges(summary.failed_chunks)}"
     elif owner != run_id:
         summary.status, message = "failed", f"run {owner!r} owns {cfg.mapref} now: the checkpoint was not moved"
-    inherited = [r for rid in (specs[0].inherits if specs else []) for r in ledger.results(target, rid)]
+    inherited = [r for rid in (planned[0].inherits if planned else []) for r in ledger.results(target, rid)]
     inherited = [r for r in inherited if r.status == "success"]
-    if summary.status == "success" and specs and specs[0].detect_deletes and not specs[0].target_empty:
+    if summary.status == "success" and planned and planned[0].detect_deletes and not planned[0].target_empty:
         read = summary.rows_read + sum(r.rows_read for r in inherited)
         try:
-            summary.rows_deleted = _apply_deletes(cfg, target, specs[0], run_id, read)
+            summary.rows_deleted = _apply_deletes(cfg, target, planned[0], run_id, read)
         except DeleteGuardError as exc:
             summary.status, message = "failed", str(exc)
     store = CheckpointStore(tables, cfg.mapref)
@@ -65,13 +76,13 @@ def finalize_run(
     if after is not None:
         store.write(target, _checkpoint_name(cfg), after, run_id)
     summary.checkpoint_after = (after or before or {}).get("v")
-    ledger.finish_run(target, run_id, summary, joblog_message(message, chunks), started_at=started_at)
+    ledger.finish_run(target, run_id, summary, joblog_message(message, specs), started_at=started_at)
     target.commit()
     _log_summary(cfg, run_id, summary, before)
     if summary.status != "success":
         fix = (
             "Clear the failed tasks to resume: committed chunks are not loaded again"
-            if summary.failed_chunks or chunks is None
+            if summary.failed_chunks or specs is None
             else "Once the cause is fixed, clear finalize to run it again"
         )
         raise ChunkFailedError(
@@ -86,10 +97,10 @@ def _ensure_tables(target: Session, tables: MapperTables) -> None:
     tables.ensure(target)
 
 
-def joblog_message(message: str, chunks: list[dict[str, Any]] | None) -> str:
+def joblog_message(message: str, specs: list[ChunkSpec] | None) -> str:
     """The job log's message: why the run failed (if it did), then the schema changes the plan made or decided
     (``schema_changes`` of the first chunk; plans made before it existed have none)."""
-    changes = list((chunks[0].get(SCHEMA_CHANGES_FIELD) or []) if chunks else [])
+    changes = list(specs[0].schema_changes) if specs else []
     schema = f"schema: {'; '.join(str(c) for c in changes)}" if changes else ""
     return "; ".join(part for part in (message, schema) if part)
 

@@ -331,7 +331,7 @@ class ChunkJob:
             if sql := d.drop_temp_sql(name):
                 self.target.execute(sql)
         extra = [Column(PY_HASH, ColumnType("text"))] if ctx.python_hash else []
-        self.target.execute(d.create_staging_sql(STAGE, [*ctx.columns, *extra]))
+        self.target.execute(d.create_staging_sql(STAGE, [*ctx.columns, *extra], keys=ctx.keys))
 
     def _apply(self, ctx: ApplyContext, salvager: Salvager | None = None) -> dict[str, int]:
         checks, steps = apply_plan(ctx)

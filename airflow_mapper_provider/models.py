@@ -116,6 +116,11 @@ class ChunkSpec:
     snapshot: str = ""
     #: kind "rowid": the table the ROWID range belongs to (canonical ``[schema.]table``).
     rowid_table: str = ""
+    #: First chunk only: the schema changes this run's plan made or decided (texts, for finalize's job log).
+    schema_changes: list[str] = field(default_factory=list)
+    #: First chunk only: the source's columns at this plan (target.encode_columns; the next plan's widenings
+    #: follow the source). None on the other chunks and in plans made before it existed.
+    source_columns: list[dict[str, Any]] | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -135,6 +140,9 @@ class ChunkSpec:
         data = asdict(self)
         data["key_columns"] = list(self.key_columns)
         data["label"] = self.label
+        for first_only in ("schema_changes", "source_columns"):  # carried by the first chunk only
+            if not data[first_only]:
+                del data[first_only]
         return data
 
     @classmethod

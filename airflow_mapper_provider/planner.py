@@ -23,7 +23,7 @@ from airflow_mapper_provider.db import Session
 from airflow_mapper_provider.dialects import SRC, Column
 from airflow_mapper_provider.dialects.types import TEXT_KINDS
 from airflow_mapper_provider.exceptions import CheckpointNullError, ConfigError, EffectiveTimeError
-from airflow_mapper_provider.models import decode_value, encode_value
+from airflow_mapper_provider.models import ChunkSpec, decode_value, encode_value
 from airflow_mapper_provider.planning import (
     Layout,
     PlanInputs,
@@ -39,7 +39,6 @@ from airflow_mapper_provider.state.checkpoint import CheckpointStore, Judge, Run
 from airflow_mapper_provider.strategies.deletes import SeenKeys
 from airflow_mapper_provider.takeover import Inheritance, take_over
 from airflow_mapper_provider.target import (
-    SCHEMA_CHANGES_FIELD,
     SOURCE_COLUMNS_FIELD,
     check_source_columns,
     decode_columns,
@@ -68,7 +67,25 @@ def plan_run(
     *,
     slots: int = 1,
 ) -> list[dict[str, Any]]:
-    """Plan one run and record it as 'running' in the job log; returns the ChunkSpec dicts for XCom.
+    """:func:`plan` as XCom carries it: the ChunkSpec dicts (what the plan task returns)."""
+    specs = plan(cfg, source_sql, run_id, effective_time, max_chunks, source, target, owner, judge, slots=slots)
+    return [s.to_dict() for s in specs]
+
+
+def plan(
+    cfg: MapperConfig,
+    source_sql: str,
+    run_id: str,
+    effective_time: str,
+    max_chunks: int,
+    source: Session,
+    target: Session,
+    owner: tuple[str, str] | None = None,
+    judge: Judge = executing_only,
+    *,
+    slots: int = 1,
+) -> list[ChunkSpec]:
+    """Plan one run and record it as 'running' in the job log; returns its frozen chunks.
 
     :param owner: (dag_id, task group id) of this run's tasks in Airflow, kept in the lock row for waiting runs.
     :param judge: decides whether an unfinished run owning the mapref is live (:class:`RunLockedError`) or dead
@@ -94,10 +111,10 @@ def plan_run(
     taken = lock.take(target, run_id, lambda rid: (ledger.job_row(target, rid) or {}).get("status"), judge)
     ledger.claim_run(target, run_id, cfg.load_strategy, str(cfg.table))  # commits with the lock row
     schema_changes = _prepare_target(cfg, target, tables, columns)  # owning the mapref: no live run reads it
-    frozen = ledger.frozen_plan(target, run_id)
+    frozen = [ChunkSpec.from_dict(c) for c in ledger.frozen_plan(target, run_id) or ()]
     if cfg.load_strategy == "scd2" and not cfg.effective_column:
-        _check_effective_time(target, cfg, frozen[0]["effective_time"] if frozen else effective_time)
-    if frozen and frozen[0].get("sql_fingerprint") == fingerprint(sql):
+        _check_effective_time(target, cfg, frozen[0].effective_time if frozen else effective_time)
+    if frozen and frozen[0].sql_fingerprint == fingerprint(sql):
         target.commit()
         log.info("plan %s: re-using the %d chunk(s) frozen by an earlier try of this run", cfg.mapref, len(frozen))
         return with_schema_changes(frozen, schema_changes)
@@ -115,13 +132,14 @@ def plan_run(
     if cfg.load_strategy == "scd1":  # an empty target's chunks COPY straight in where it holds: asked once, here
         facts["target_key_pk"] = target.has_primary_key(cfg.table, cfg.key_columns)
     limits = (max_chunks, slots)
-    plan = _chunks(cfg, source, sql, columns, window, before, limits, effective_time, facts)
-    plan = with_schema_changes(plan, schema_changes, columns)
+    specs = _chunks(cfg, source, sql, columns, window, before, limits, effective_time, facts)
+    specs = with_schema_changes(specs, schema_changes, columns)
     source.rollback()
-    ledger.start_run(target, run_id, cfg.load_strategy, str(cfg.table), plan, checkpoint_before=before)
+    ledger.start_run(target, run_id, cfg.load_strategy, str(cfg.table), [c.to_dict() for c in specs],
+                     checkpoint_before=before)  # fmt: skip
     target.commit()
-    log.info("plan %s: %d chunk(s) in %.2f s", cfg.mapref, len(plan), time.monotonic() - t0)
-    return plan
+    log.info("plan %s: %d chunk(s) in %.2f s", cfg.mapref, len(specs), time.monotonic() - t0)
+    return specs
 
 
 def _prepare_mapper_tables(target: Session, tables: MapperTables, columns: list[Column]) -> None:
@@ -147,19 +165,19 @@ def _prepare_target(cfg: MapperConfig, target: Session, tables: MapperTables, co
 
 
 def with_schema_changes(
-    plan: list[dict[str, Any]], changes: list[str], columns: Sequence[Column] | None = None
-) -> list[dict[str, Any]]:
-    """The plan with this run's schema changes (``schema_changes``, read by finalize for the job log) and the
-    source's columns (``source_columns``, read by the next plan: widenings follow the source) on its first chunk;
-    chunks ignore both. A frozen plan keeps what an earlier try recorded and gains this try's changes."""
-    if not plan or not (changes or columns):
-        return plan
-    first = dict(plan[0])
+    specs: list[ChunkSpec], changes: list[str], columns: Sequence[Column] | None = None
+) -> list[ChunkSpec]:
+    """The plan with this run's schema changes (read by finalize for the job log) and the source's columns (read
+    by the next plan: widenings follow the source) on its first chunk; chunks ignore both. A frozen plan keeps what
+    an earlier try recorded and gains this try's changes."""
+    if not specs or not (changes or columns):
+        return specs
+    first = specs[0]
     if changes:
-        first[SCHEMA_CHANGES_FIELD] = [*first.get(SCHEMA_CHANGES_FIELD, []), *changes]
+        first = dataclasses.replace(first, schema_changes=[*first.schema_changes, *changes])
     if columns is not None:
-        first[SOURCE_COLUMNS_FIELD] = encode_columns(columns)
-    return [first, *plan[1:]]
+        first = dataclasses.replace(first, source_columns=encode_columns(columns))
+    return [first, *specs[1:]]
 
 
 def _refuse_null_checkpoints(cfg: MapperConfig, source: Session, sql: str, window: dict[str, Any] | None) -> None:
@@ -240,7 +258,7 @@ def _chunks(
     limits: tuple[int, int],
     effective_time: str,
     facts: dict[str, Any],
-) -> list[dict[str, Any]]:
+) -> list[ChunkSpec]:
     d, (max_chunks, slots) = source.dialect, limits
     where, params = d.window_predicate(window, SRC)
     estimate, method = _estimate(cfg, source, sql, where, params)
@@ -280,7 +298,7 @@ def _chunks(
         specs = rowid_chunks(source.rowid_ranges(table, layout.chunks), table, key_columns=keys, **common)
     else:
         specs = make_chunks(layout, keys, bounds, **common)
-    return [{**s.to_dict(), **extra} for s in specs]
+    return [dataclasses.replace(s, **extra) for s in specs]
 
 
 def _estimate(cfg: MapperConfig, source: Session, sql: str, where: str, params: dict[str, Any]) -> tuple[int, str]:

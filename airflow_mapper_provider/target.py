@@ -244,7 +244,9 @@ def decode_columns(data: Any) -> list[Column] | None:
     if not isinstance(data, list):
         return None
     known = {f.name for f in dataclasses.fields(ColumnType)}
-    return [Column(d["name"], ColumnType(**{k: v for k, v in d.items() if k in known})) for d in data]
+    legacy = {"generic": "sqlite"}  # plans before SQLite had a dialect of its own tagged its types "generic"
+    return [Column(d["name"], ColumnType(**{k: legacy.get(v, v) if k == "dialect" else v for k, v in d.items()
+                                            if k in known})) for d in data]  # fmt: skip
 
 
 # ---- internals ------------------------------------------------------------------------------------------------

@@ -93,6 +93,14 @@ class Dialect:
         values = ", ".join(self.param(p) for p in params)
         return f"INSERT INTO {table_sql} ({self.cols(names)}) VALUES ({values})"
 
+    def target_delete_sql(self, table: TableName, where: str) -> str:
+        """DELETE of ``table``'s rows (alias ``t``) where ``where`` holds."""
+        return f"DELETE FROM {self.table(table)} AS t WHERE {where}"
+
+    def target_update_sql(self, table: TableName, sets: str, where: str) -> str:
+        """UPDATE of ``table`` (alias ``t``) setting ``sets`` (``col = expr, ...``) where ``where`` holds."""
+        return f"UPDATE {self.table(table)} AS t SET {sets} WHERE {where}"
+
     def delete_sql(self, table: TableName, where: Sequence[str]) -> str:
         return f"DELETE FROM {self.table(table)} WHERE {self._equal(where)}"
 
@@ -104,8 +112,9 @@ class Dialect:
         """Serialize the mapper's DDL across concurrent plans ("" where transactions serialize anyway)."""
         return ""
 
-    def mapref_lock_sql(self) -> str:
-        """Serialize plans of one mapref (``:mapref``) until commit ("" where transactions serialize anyway)."""
+    def mapref_lock_sql(self, lock_table: TableName | None = None) -> str:
+        """Serialize plans of one mapref (``:mapref``) until commit ("" where transactions serialize anyway);
+        ``lock_table``: the mapper_lock table, for dialects that lock the mapref's row in it."""
         return ""
 
     def alive_lock_sql(self) -> str:
@@ -122,6 +131,12 @@ class Dialect:
     def for_update(self) -> str:
         """Row-lock suffix of a SELECT that will modify the row ("" where transactions serialize anyway)."""
         return ""
+
+    #: Error codes (``errors.classify(exc).code``) of a row lock :meth:`for_update_nowait` could not get.
+    lock_not_available: tuple[str, ...] = ("55P03",)
+    #: Error codes of a unique-key violation (two plans inserting the same mapref's lock row at once, where
+    #: :meth:`mapref_lock_sql` cannot serialize them).
+    unique_violation: tuple[str, ...] = ("23505",)
 
     def for_update_nowait(self) -> str:
         """Like :meth:`for_update`, but failing at once (SQLSTATE 55P03) where another transaction holds the row."""
@@ -375,7 +390,11 @@ class Dialect:
             f"{self.quote(c.name)} {self.type_ddl(c.type)}{' NOT NULL' if c.name in not_null else ''}" for c in columns
         ]
 
-    def create_table_sql(self, table: TableName, columns: Sequence[Column], primary_key: Sequence[str] = ()) -> str:
+    def create_table_sql(
+        self, table: TableName, columns: Sequence[Column], primary_key: Sequence[str] = (), keys: Sequence[str] = ()
+    ) -> str:
+        """``keys``: columns that will be indexed or joined on (a dialect whose text type cannot be indexed, such
+        as Oracle's CLOB, gives them an indexable type); the primary key counts as such too."""
         defs = self.column_defs(columns, primary_key)
         if primary_key:
             defs.append(f"PRIMARY KEY ({self.cols(primary_key)})")
@@ -399,7 +418,8 @@ class Dialect:
     def create_schema_sql(self, schema: str) -> str:
         return f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}"
 
-    def create_staging_sql(self, name: str, columns: Sequence[Column]) -> str:
+    def create_staging_sql(self, name: str, columns: Sequence[Column], keys: Sequence[str] = ()) -> str:
+        """A temp table for staged rows; ``keys`` as in :meth:`create_table_sql`."""
         defs = ", ".join(self.column_defs(columns))
         return f"CREATE TEMPORARY TABLE {self.temp_name(name)} ({defs})"
 

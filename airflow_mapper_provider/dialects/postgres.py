@@ -192,7 +192,7 @@ class PostgresDialect(Dialect):
         return f"COPY {table} ({self.cols(columns)}) FROM STDIN{fmt}"
 
     # ---- DDL / staging ----------------------------------------------------------------------------------
-    def create_staging_sql(self, name: str, columns: Sequence[Column]) -> str:
+    def create_staging_sql(self, name: str, columns: Sequence[Column], keys: Sequence[str] = ()) -> str:
         defs = ", ".join(self.column_defs(columns))
         return f"CREATE TEMPORARY TABLE {self.temp_name(name)} ({defs}) ON COMMIT DROP"
 
@@ -203,7 +203,7 @@ class PostgresDialect(Dialect):
         # CREATE ... IF NOT EXISTS is not safe against a concurrent CREATE of the same name
         return "SELECT pg_advisory_xact_lock(hashtext('airflow_mapper_provider.ddl'))"
 
-    def mapref_lock_sql(self) -> str:
+    def mapref_lock_sql(self, lock_table: TableName | None = None) -> str:
         return "SELECT pg_advisory_xact_lock(hashtext('airflow_mapper_provider.run:' || %(mapref)s))"
 
     def alive_lock_sql(self) -> str:

@@ -32,8 +32,8 @@ from typing import Any
 from airflow_mapper_provider.dialects.types import Column, ColumnType
 from airflow_mapper_provider.exceptions import UnsupportedError
 
-#: Dialect name of types described by SQLite (``GenericDialect.name``).
-DIALECT = "generic"
+#: Dialect name of types described by SQLite (``SqliteDialect.name``).
+DIALECT = "sqlite"
 #: Collation comparing decimal texts by value (registered on every SQLite connection the mapper opens).
 DECIMAL_COLLATION = "MAPPER_DECIMAL"
 #: The ``[type]`` of a result column alias that the mapper's SQLite connections convert on fetch

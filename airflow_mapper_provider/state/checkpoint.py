@@ -19,8 +19,6 @@ from airflow_mapper_provider.exceptions import RunLockedError
 from airflow_mapper_provider.state.ledger import _replace, utcnow
 from airflow_mapper_provider.state.tables import MapperTables
 
-#: SQLSTATE of a row lock that NOWAIT could not get.
-LOCK_NOT_AVAILABLE = "55P03"
 _NOT_A_LOCK = DbError(None, PERMANENT, "", "")
 
 #: Job log states of a run that will write nothing more (an abandoned run's rows were taken over by a later run).
@@ -111,7 +109,7 @@ class RunLock:
         (the caller accounts for their committed chunks); None when the mapref was free, succeeded or already ours.
         """
         d = sess.dialect
-        if serialize := d.mapref_lock_sql():  # two plans must not both find no owner and both insert
+        if serialize := d.mapref_lock_sql(self.tables.lock):  # two plans must not both find no owner and both insert
             sess.query(serialize, {"mapref": self.mapref})
         cols = ["run_id", "acquired_at", "dag_id", "task_group"]
         select = d.select_sql(self.tables.lock, cols, ["mapref"])
@@ -121,7 +119,7 @@ class RunLock:
             try:
                 found = sess.query(select + d.for_update_nowait(), {"mapref": self.mapref})
             except Exception as exc:
-                if (classify(exc) or _NOT_A_LOCK).code != LOCK_NOT_AVAILABLE:
+                if (classify(exc) or _NOT_A_LOCK).code not in d.lock_not_available:
                     raise
                 raise RunLockedError(owner, "a chunk transaction of it is in flight", self.mapref) from None
         values = {"mapref": self.mapref, "run_id": run_id, "acquired_at": utcnow(), "dag_id": self.dag_id,
@@ -136,8 +134,18 @@ class RunLock:
                     raise RunLockedError(owner, why, self.mapref)
                 taken = owner.run_id
         if not found or found[0][0] != run_id:
-            _replace(sess, self.tables.lock, values, ("mapref",))
+            self._write_owner(sess, values, first=not found)
         return taken
+
+    def _write_owner(self, sess: Session, values: dict[str, Any], first: bool) -> None:
+        try:
+            _replace(sess, self.tables.lock, values, ("mapref",))
+        except Exception as exc:  # a database without a mapref lock: another plan inserted the first row too
+            if not first or (classify(exc) or _NOT_A_LOCK).code not in sess.dialect.unique_violation:
+                raise
+            sess.rollback()
+            raise RunLockedError(LockOwner("another plan", utcnow(), "planning"), "it took the mapref at the "
+                                 "same moment; this plan waits and looks again", self.mapref) from None  # fmt: skip
 
     def _alive_key(self, run_id: str) -> str:
         return f"airflow_mapper_provider.alive:{self.mapref}:{run_id}"

@@ -114,6 +114,9 @@ class ProgressLog:
             return
         values: dict[str, Any] = dict(zip(LIVE_COLUMNS, found[0], strict=True))
         values["progress_at"] = utcnow()
+        if nowait := d.for_update_nowait():  # a plan or finalize holding the row: skip this tick, never wait
+            row = d.select_sql(self.tables.joblog, ["run_id"], ["mapref", "run_id"]) + nowait  # (Oracle DML has
+            sess.query(row, {"mapref": self.mapref, "run_id": self.run_id})  # no lock timeout of its own)
         sql = d.update_sql(self.tables.joblog, list(values), ["mapref", "run_id", "status"])
         sess.execute(sql, {**values, "w_mapref": self.mapref, "w_run_id": self.run_id, "w_status": RUNNING})
         sess.commit()

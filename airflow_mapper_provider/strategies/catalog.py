@@ -66,11 +66,11 @@ class Strategy:
             history = [*keys, "valid_from", "valid_to"]
             current = f"{d.quote('is_current')} = {d.true_sql}"
             return [
-                d.create_table_sql(table, [*columns, *self.extra_columns], primary_key=()),
+                d.create_table_sql(table, [*columns, *self.extra_columns], primary_key=(), keys=keys),
                 d.create_index_sql(table, _index(d, table, "key_from_ux"), history, unique=True),
                 d.create_index_sql(table, _index(d, table, "current_ux"), keys, unique=True, where=current),
             ]
-        out = [d.create_table_sql(table, columns, primary_key=keys if self.key_is_primary else ())]
+        out = [d.create_table_sql(table, columns, primary_key=keys if self.key_is_primary else (), keys=keys)]
         if not self.keyed and keys:
             out.append(d.create_index_sql(table, _index(d, table, "key_ix"), keys))
         return out

@@ -50,10 +50,9 @@ class SeenKeys:
             f"SELECT CAST(NULL AS VARCHAR(250)) AS {d.quote(RUN)}, CAST(NULL AS INTEGER) AS {d.quote(CHUNK)}, "
             f"{d.cols(self.keys, 't')} FROM {t} t WHERE 1 = 0"
         )
-        index = d.quote(derived_name(self.table.table, "ix"))
         return [
             f"CREATE TABLE {d.table(self.table)} AS {select}",
-            f"CREATE INDEX {index} ON {d.table(self.table)} ({d.cols([*self.keys, RUN])})",
+            d.create_index_sql(self.table, derived_name(self.table.table, "ix"), [*self.keys, RUN]),
         ]
 
     def record_staged_sql(self) -> str:
@@ -83,7 +82,7 @@ class SeenKeys:
         return f"SELECT COUNT(*) FROM {self.dialect.table(self.target)} t" + (f" WHERE {where}" if where else "")
 
     def delete_sql(self, where: str) -> str:
-        return f"DELETE FROM {self.dialect.table(self.target)} AS t WHERE {where}"
+        return self.dialect.target_delete_sql(self.target, where)
 
     def close_sql(self, where: str) -> str:
         """scd2: close the absent keys' current versions at the run's effective time ``:eff`` (never before the
@@ -91,10 +90,8 @@ class SeenKeys:
         d = self.dialect
         vf = f"t.{d.quote('valid_from')}"
         to = f"CASE WHEN {vf} > {d.param('eff')} THEN {vf} ELSE {d.param('eff')} END"
-        return (
-            f"UPDATE {d.table(self.target)} AS t SET {d.quote('valid_to')} = {to}, "
-            f"{d.quote('is_current')} = {d.false_sql} WHERE {where}"
-        )
+        sets = f"{d.quote('valid_to')} = {to}, {d.quote('is_current')} = {d.false_sql}"
+        return d.target_update_sql(self.target, sets, where)
 
     def forget_sql(self, runs: Sequence[str]) -> tuple[str, dict[str, Any]]:
         """Drop the recorded keys of ``runs`` (after their deletes were applied)."""

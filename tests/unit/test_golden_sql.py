@@ -312,7 +312,7 @@ def test_postgres_native_types_are_kept() -> None:
         Column("code", ColumnType("char", "bpchar(2)", "postgres", length=2)),
         Column("amount", ColumnType("numeric", "numeric(12,2)", "postgres", precision=12, scale=2)),
         Column("doc", ColumnType("json", "jsonb", "postgres")),
-        Column("from_sqlite", ColumnType("varchar", "VARCHAR(20)", "generic", length=20)),
+        Column("from_sqlite", ColumnType("varchar", "VARCHAR(20)", "sqlite", length=20)),
     ]
     assert PG.create_staging_sql("mapper_stage", cols) == (
         'CREATE TEMPORARY TABLE "mapper_stage" ("id" int8, "code" bpchar(2), "amount" numeric(12,2), "doc" jsonb, '

@@ -59,7 +59,7 @@ UTC = dt.timezone.utc
 def test_declared_types(declared: str, expected: tuple[Any, ...]) -> None:
     t = sqlite.column_type(declared)
     assert t is not None and (t.kind, t.length, t.precision, t.scale) == expected
-    assert (t.native, t.dialect) == (declared, "generic")
+    assert (t.native, t.dialect) == (declared, "sqlite")
 
 
 def test_no_declared_type_is_typed_from_values() -> None:

@@ -211,13 +211,14 @@ def test_schema_changes_ride_on_the_first_chunk_and_reach_the_job_log_message() 
     from airflow_mapper_provider.models import ChunkSpec
     from airflow_mapper_provider.planner import with_schema_changes
 
-    plan = [ChunkSpec(index=i, count=2, kind="hash", key_columns=("id",)).to_dict() for i in range(2)]
+    plan = [ChunkSpec(index=i, count=2, kind="hash", key_columns=("id",)) for i in range(2)]
     changed = with_schema_changes(plan, ["added column(s) email varchar(50)"])
-    assert changed[0]["schema_changes"] == ["added column(s) email varchar(50)"]
-    assert "schema_changes" not in changed[1] and "schema_changes" not in plan[0]  # the input is not modified
-    assert ChunkSpec.from_dict(changed[0]) == ChunkSpec.from_dict(plan[0])  # chunks ignore the field
+    assert changed[0].schema_changes == ["added column(s) email varchar(50)"]
+    assert changed[1].schema_changes == [] and plan[0].schema_changes == []  # the input is not modified
+    xcom = [c.to_dict() for c in changed]  # on the first chunk only, and it survives XCom
+    assert "schema_changes" not in xcom[1] and ChunkSpec.from_dict(xcom[0]) == changed[0]
     again = with_schema_changes(changed, ["widened column(s) qty int4 -> int8"])  # a frozen plan re-used
-    assert again[0]["schema_changes"] == ["added column(s) email varchar(50)", "widened column(s) qty int4 -> int8"]
+    assert again[0].schema_changes == ["added column(s) email varchar(50)", "widened column(s) qty int4 -> int8"]
     assert with_schema_changes(plan, []) is plan
     assert joblog_message("", again) == (
         "schema: added column(s) email varchar(50); widened column(s) qty int4 -> int8"
@@ -227,8 +228,9 @@ def test_schema_changes_ride_on_the_first_chunk_and_reach_the_job_log_message() 
 
 def test_job_log_message_of_plans_without_schema_changes_is_unchanged() -> None:
     from airflow_mapper_provider.finalizer import joblog_message
+    from airflow_mapper_provider.models import ChunkSpec
 
-    old_payload = [{"index": 0, "count": 1, "kind": "all", "schema_version": 1}]  # XCom of an earlier version
+    old_payload = [ChunkSpec.from_dict({"index": 0, "count": 1, "kind": "all", "schema_version": 1})]  # earlier XCom
     assert joblog_message("", old_payload) == ""
     assert joblog_message("chunk(s) not finished: 0", old_payload) == "chunk(s) not finished: 0"
     assert joblog_message("plan did not complete: see the plan task's log", None) == (
