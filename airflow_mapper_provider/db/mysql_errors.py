@@ -1,10 +1,9 @@
 """MySQL / MariaDB errors (PyMySQL, mysqlclient) classified by the server's error number.
 
-``errors.classify`` hands every exception of those drivers here. Codes are ``MYSQL-<number>``, except the row lock
-that ``NOWAIT`` or the lock wait timeout could not get (1205, MySQL 8's 3572): that one is ``55P03``, the
-lock-not-available code the run lock tests (:data:`~airflow_mapper_provider.state.checkpoint.LOCK_NOT_AVAILABLE`).
-Messages quote values (``Duplicate entry '42' for key ...``): the safe text keeps the number, the condition
-without quoted values and the column.
+``errors.classify`` hands every exception of those drivers here. Codes are ``MYSQL-<number>`` (the dialect names
+the lock-not-available ones: 1205, which MariaDB's NOWAIT raises, and MySQL 8's 3572). Messages quote values
+(``Duplicate entry '42' for key ...``): the safe text keeps the number, the condition without quoted values and the
+column.
 """
 
 from __future__ import annotations
@@ -13,12 +12,10 @@ import re
 
 from airflow_mapper_provider.errors import DATA, PERMANENT, TRANSIENT, DbError, _first_line, _without_values
 
-#: Lock wait timeout (also what MariaDB's NOWAIT raises), MySQL 8's NOWAIT.
-LOCK_NOT_AVAILABLE = frozenset({1205, 3572})
-#: Deadlock, too many connections, shutdown, query interrupted (KILL QUERY, a stop), connection killed or lost,
-#: statement timeouts, network errors.
+#: Lock wait timeout (also what MariaDB's NOWAIT raises), MySQL 8's NOWAIT, deadlock, too many connections,
+#: shutdown, query interrupted (KILL QUERY, a stop), connection killed or lost, statement timeouts, network errors.
 _TRANSIENT = frozenset(
-    {1040, 1053, 1158, 1159, 1160, 1161, 1213, 1317, 1927, 1969, 2002, 2003, 2006, 2013, 2055, 3024, 4031}
+    {1040, 1053, 1158, 1159, 1160, 1161, 1205, 1213, 1317, 1927, 1969, 2002, 2003, 2006, 2013, 2055, 3024, 3572, 4031}
 )
 _FIX = {
     1048: "a NULL in NOT NULL {col}: fill it in source_sql (COALESCE) or allow NULL in the target",
@@ -42,8 +39,6 @@ def classify(exc: BaseException) -> DbError:
     if number is None:  # no server error: the connection went away, or the driver refused a value
         kind = TRANSIENT if type(exc).__name__ in ("OperationalError", "InterfaceError") else PERMANENT
         return DbError(f"mysql.{type(exc).__name__}", kind, f"{type(exc).__name__}: {_first_line(message)}", message)
-    if number in LOCK_NOT_AVAILABLE:
-        return DbError("55P03", TRANSIENT, f"MySQL error {number} (lock not available)", message)
     found = _COLUMN.search(message)
     column = found.group(1) if found else None
     code = f"MYSQL-{number}"

@@ -11,8 +11,8 @@ What the database changes for a chunk's one transaction (README "MySQL / MariaDB
   analyzed. Non-temporary DDL (target, mapper tables, key table) runs at plan time only.
 - MySQL (not MariaDB 10.2+) cannot name one TEMPORARY table twice in a statement (error 1137): the scd1/scd2 update
   is one join (:meth:`update_from_sql`), never correlated subqueries over the delta.
-- No partial index: one current scd2 row per key is a unique index over invisible generated columns
-  ``CASE WHEN is_current = TRUE THEN key END`` (NULL elsewhere; unique indexes allow many NULLs).
+- No partial index: one current scd2 row per key is a unique index over the key and an invisible generated
+  marker ``CASE WHEN is_current = TRUE THEN 1 END`` (NULL elsewhere; unique indexes allow many NULLs).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from airflow_mapper_provider.dialects.base import SRC, Dialect, UpdateSpec
 from airflow_mapper_provider.dialects.capabilities import Capabilities
 from airflow_mapper_provider.dialects.generic import GenericDialect
 from airflow_mapper_provider.dialects.types import TEXT_KINDS, Column, ColumnType
-from airflow_mapper_provider.exceptions import UnsupportedError
 from airflow_mapper_provider.identifiers import TableName, derived_name
 
 #: A binary NO PAD utf8mb4 collation per server family: ``=`` on text is identity of the characters.
@@ -67,8 +66,6 @@ class MySqlDialect(GenericDialect):
         super().__init__(sa_dialect)
         self.flavor = flavor
         self.collation = COLLATIONS.get(flavor, COLLATIONS["mysql"])
-        #: column types of the tables this dialect created (create_index_sql gives their keys indexable types)
-        self._created: dict[str, dict[str, ColumnType]] = {}
 
     def mod(self, a: str, b: str) -> str:
         return Dialect.mod(self, a, b)
@@ -87,8 +84,12 @@ class MySqlDialect(GenericDialect):
     def ddl_lock_sql(self) -> str:
         return f"SELECT GET_LOCK('airflow_mapper_provider.ddl', {LOCK_WAIT_S})"
 
-    def mapref_lock_sql(self) -> str:
+    def mapref_lock_sql(self, lock_table: TableName | None = None) -> str:
         return f"SELECT GET_LOCK(LEFT(CONCAT('airflow_mapper_provider.run:', :mapref), 64), {LOCK_WAIT_S})"
+
+    #: Lock wait timeout (what MariaDB's NOWAIT raises too) and MySQL 8's NOWAIT error.
+    lock_not_available = ("MYSQL-1205", "MYSQL-3572")
+    unique_violation = ("MYSQL-1062",)
 
     def for_update(self) -> str:
         return " FOR UPDATE"
@@ -135,53 +136,37 @@ class MySqlDialect(GenericDialect):
     def _table_options(self) -> str:
         return f" DEFAULT CHARSET=utf8mb4 COLLATE={self.collation}"
 
-    def create_table_sql(self, table: TableName, columns: Sequence[Column], primary_key: Sequence[str] = ()) -> str:
-        text_keys = sum(1 for c in columns if c.name in primary_key and types.needs_key_ddl(c.type))
+    def create_table_sql(
+        self, table: TableName, columns: Sequence[Column], primary_key: Sequence[str] = (), keys: Sequence[str] = ()
+    ) -> str:
+        """Key columns (``primary_key`` and ``keys``) get indexable types (text as VARCHAR(n)); the rest as
+        :meth:`type_ddl` says."""
+        indexed = {*primary_key, *keys}
+        text_keys = sum(1 for c in columns if c.name in indexed and types.needs_key_ddl(c.type))
+        self.check_source_types(columns)
         defs = []
         for c in columns:
-            ddl = types.key_ddl(c.type, text_keys) if c.name in primary_key else self.type_ddl(c.type)
+            ddl = types.key_ddl(c.type, text_keys) if c.name in indexed else self.type_ddl(c.type)
             defs.append(f"{self.quote(c.name)} {ddl}{' NOT NULL' if c.name in primary_key else ''}")
-        self.check_source_types(columns)
         if primary_key:
             defs.append(f"PRIMARY KEY ({self.cols(primary_key)})")
-        self._created[self.table(table)] = {c.name: c.type for c in columns}
         body = ",\n  ".join(defs)
         return f"CREATE TABLE {self.table(table)} (\n  {body}\n) ENGINE=InnoDB{self._table_options()}"
 
     def create_index_sql(
         self, table: TableName, name: str, columns: Sequence[str], unique: bool = False, where: str = ""
     ) -> str:
-        """One ALTER TABLE: key columns of a table created here get indexable types first; ``where`` (one current
-        row per key) indexes invisible generated columns ``CASE WHEN <where> THEN <column> END``."""
-        t = self.table(table)
-        created = self._created.get(t, {})
-        if not unique and not where:  # a plain index takes a prefix of long text: the values stay as they are
-            return f"CREATE INDEX {self.quote(name)} ON {t} ({self._prefixed(columns, created)})"
-        changes = self._indexable(columns, created)
-        indexed = list(columns)
-        if where:
-            if not all(c in created for c in columns):
-                raise UnsupportedError(f"MySQL has no partial index: {table} was not created by the mapper here")
-            indexed = [derived_name(name, f"k{i}") for i in range(len(columns))]
-            text_keys = sum(1 for c in columns if types.needs_key_ddl(created[c]))
-            for gen, col in zip(indexed, columns, strict=True):
-                ddl = types.key_ddl(created[col], text_keys)
-                changes.append(
-                    f"ADD COLUMN {self.quote(gen)} {ddl} AS (CASE WHEN {where} THEN {self.quote(col)} END) "
-                    "VIRTUAL INVISIBLE"
-                )
-        kind = "UNIQUE INDEX" if unique else "INDEX"
-        changes.append(f"ADD {kind} {self.quote(name)} ({self.cols(indexed)})")
-        return f"ALTER TABLE {t} " + ", ".join(changes)
-
-    def _prefixed(self, columns: Sequence[str], created: dict[str, ColumnType]) -> str:
-        long = [c for c in columns if c in created and types.needs_key_ddl(created[c])]
-        size = types.TEXT_KEY_BUDGET // types.CHAR_BYTES // max(len(long), 1)
-        return ", ".join(self.quote(c) + (f"({size})" if c in long else "") for c in columns)
-
-    def _indexable(self, columns: Sequence[str], created: dict[str, ColumnType]) -> list[str]:
-        keys = [c for c in columns if c in created and types.needs_key_ddl(created[c])]
-        return [f"MODIFY COLUMN {self.quote(c)} {types.key_ddl(created[c], len(keys))}" for c in keys]
+        """MySQL has no partial index: a unique index with ``where`` (one current row per key) covers the columns
+        plus an invisible generated marker ``CASE WHEN <where> THEN 1 END``, NULL where ``where`` is false (a
+        unique index allows any number of rows with a NULL part)."""
+        t, kind = self.table(table), "UNIQUE INDEX" if unique else "INDEX"
+        if not (unique and where):  # a plain index over every row is a superset of a partial one
+            return f"CREATE {kind} {self.quote(name)} ON {t} ({self.cols(columns)})"
+        marker = self.quote(derived_name(name, "on"))
+        return (
+            f"ALTER TABLE {t} ADD COLUMN {marker} TINYINT AS (CASE WHEN {where} THEN 1 END) VIRTUAL INVISIBLE, "
+            f"ADD {kind} {self.quote(name)} ({self.cols(columns)}, {marker})"
+        )
 
     def add_column_sql(self, table: TableName, column: Column) -> str:
         return f"ALTER TABLE {self.table(table)} ADD COLUMN {self.quote(column.name)} {self.type_ddl(column.type)}"
@@ -193,7 +178,7 @@ class MySqlDialect(GenericDialect):
         """A MySQL schema is a database."""
         return f"CREATE DATABASE IF NOT EXISTS {self.quote(schema)} CHARACTER SET utf8mb4 COLLATE {self.collation}"
 
-    def create_staging_sql(self, name: str, columns: Sequence[Column]) -> str:
+    def create_staging_sql(self, name: str, columns: Sequence[Column], keys: Sequence[str] = ()) -> str:
         defs = ", ".join(self.column_defs(columns))
         return f"CREATE TEMPORARY TABLE {self.temp_name(name)} ({defs}){self._table_options()}"
 
@@ -232,10 +217,9 @@ class MySqlDialect(GenericDialect):
             cond += f" AND t.{self.quote(upd.target_flag)} = {self.true_sql}"
         return f"UPDATE {self.table(target)} t JOIN {self.temp_name(source)} d ON {cond} SET {assigns}"
 
-    def delete_aliased_sql(self, target: TableName, where: str) -> str:
-        """DELETE of the rows of ``target`` (alias ``t``) where ``where`` holds: MariaDB has no ``DELETE FROM x AS t``
-        (before 11.6), both have the multi-table form."""
-        return f"DELETE t FROM {self.table(target)} t WHERE {where}"
+    def target_delete_sql(self, table: TableName, where: str) -> str:
+        """MariaDB has no ``DELETE FROM x AS t`` (before 11.6); both have the multi-table form."""
+        return f"DELETE t FROM {self.table(table)} t WHERE {where}"
 
     def row_hash_expr(self, columns: Sequence[Column], alias: str) -> str | None:
         if not columns:

@@ -2,9 +2,10 @@
 
 README "Type maps", MySQL: timestamptz is stored as a UTC ``DATETIME(6)`` (MySQL's ``TIMESTAMP`` ends in 2038 and
 converts by the session time zone); booleans are ``TINYINT(1)``; text is ``LONGTEXT`` except where it must be
-indexed (keys: ``VARCHAR(n)`` within InnoDB's 3072-byte key limit at 4 bytes per utf8mb4 character); every table
-and staging table the mapper creates uses utf8mb4 with a binary NO PAD collation, so ``=`` on text is identity
-(``'a' <> 'A'``, ``'a' <> 'a '``) as on PostgreSQL.
+indexed (keys: ``VARCHAR(n)``, 512 characters shared by the text key columns, so that every index over them fits
+InnoDB's 3072-byte key limit at 4 bytes per utf8mb4 character); every table and staging table the mapper creates
+uses utf8mb4 with a binary NO PAD collation, so ``=`` on text is identity (``'a' <> 'A'``, ``'a' <> 'a '``) as on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ DIALECT = "mysql"
 #: InnoDB's largest index key (DYNAMIC/COMPRESSED rows), in bytes; utf8mb4 takes up to 4 bytes a character.
 KEY_BYTES = 3072
 CHAR_BYTES = 4
-#: Bytes of a key index left for text key columns: the scd2 history index adds two DATETIME(6) (8 bytes each).
-TEXT_KEY_BUDGET = KEY_BYTES - 16
+#: Bytes of a key index for the text key columns: 512 utf8mb4 characters, so that the widest index over them fits
+#: InnoDB's limit (the key table's: the key plus its VARCHAR(250) run id, 1,000 bytes).
+TEXT_KEY_BUDGET = 2048
 #: MySQL DECIMAL: at most 65 digits, 30 of them after the point.
 MAX_PRECISION, MAX_SCALE = 65, 30
 #: Longest varchar(n) kept as VARCHAR(n) (longer ones become LONGTEXT: InnoDB rows hold at most 65,535 bytes of

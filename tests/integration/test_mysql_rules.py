@@ -161,3 +161,18 @@ def test_key_checkpoint_on_timestamptz_from_postgres_stays_an_instant(pg_dbs, my
     )
     _, _, s2 = run_all(cfg, pg_dbs.source_uri, target, "r2", sql, RUN2)
     assert (s2.rows_read, s2.rows_updated) == (10, 10)
+
+
+@pytest.mark.parametrize("strategy", ["scd1", "scd2"])
+def test_detect_deletes_removes_or_closes_keys_the_source_lost(pg_dbs, mysql_server, mysql_db, strategy):
+    make_customers(pg_dbs.source_dsn, 2_500)
+    cfg = config(strategy, "dim_d", detect_deletes=True)
+    target, sql = mysql_server.uri(mysql_db), f"SELECT {CUSTOMER_COLUMNS} FROM customers"
+    run_all(cfg, pg_dbs.source_uri, target, "r1", sql, RUN1)
+    pg_exec(pg_dbs.source_dsn, "DELETE FROM customers WHERE customer_id % 500 = 0")  # 5 keys
+    _, _, s2 = run_all(cfg, pg_dbs.source_uri, target, "r2", sql, RUN2)
+    assert (s2.rows_deleted, s2.rows_inserted, s2.rows_updated) == (5, 0, 0)
+    current = " WHERE is_current" if strategy == "scd2" else ""
+    assert mysql_server.run(mysql_db, f"SELECT COUNT(*) FROM dim_d{current}") == [(2_495,)]
+    gone = mysql_server.run(mysql_db, "SELECT COUNT(*) FROM dim_d WHERE customer_id % 500 = 0")
+    assert gone == [(5 if strategy == "scd2" else 0,)]  # scd2 keeps the closed versions
