@@ -60,6 +60,8 @@ class Salvager:
     def _stage(self, into: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         if not rows:
             return 0
+        if self.target.dialect.caps.array_dml_errors:
+            return self._stage_reporting(into, columns, rows)
         error = self._attempt(lambda: self.target.insert_batches(into, columns, [rows]))
         if error is None:
             return len(rows)
@@ -70,6 +72,15 @@ class Salvager:
             return 0
         half = len(rows) // 2
         return self._stage(into, columns, rows[:half]) + self._stage(into, columns, rows[half:])
+
+    def _stage_reporting(self, into: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+        """Array DML that reports each refused row (Oracle ``batcherrors``): no savepoint, no bisection."""
+        refused = self.target.insert_rows_reporting(into, columns, rows)
+        for position, code, message in refused:
+            row = dict(zip(self.ctx.names, rows[position], strict=False))
+            self.rejects.add(Reject(row, code, message))
+            self.unstaged.append(row)
+        return len(rows) - len(refused)
 
     # ---- 2. numbering and key rules ---------------------------------------------------------------------
     def number(self) -> None:
@@ -155,10 +166,17 @@ def under_savepoint(sess: Session, work: Callable[[], object], name: str = _SAVE
         if found is None or found.kind != DATA:
             raise
         sess.execute(d.savepoint_sql("rollback", name))
-        sess.execute(d.savepoint_sql("release", name))
+        _release(sess, name)
         return found.code or "unknown", found.full
-    sess.execute(d.savepoint_sql("release", name))
+    _release(sess, name)
     return None
+
+
+def _release(sess: Session, name: str) -> None:
+    """``RELEASE SAVEPOINT``, where the database has one (Oracle's savepoints end with the transaction: "")."""
+    release = sess.dialect.savepoint_sql("release", name)
+    if release:
+        sess.execute(release)
 
 
 def pick_duplicates(

@@ -52,6 +52,14 @@ class Session:
     def insert_batches(self, table: str, columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]) -> int:
         raise NotImplementedError
 
+    def insert_rows_reporting(
+        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> list[tuple[int, str, str]]:
+        """Insert ``rows``, the statement continuing past the rows the database refuses; returns each refused
+        row's (position in ``rows``, error code, the database's message). Only where
+        ``dialect.caps.array_dml_errors`` (salvage mode then needs no savepoint bisection)."""
+        raise NotImplementedError(f"{type(self).__name__} reports no per-row errors (caps.array_dml_errors is false)")
+
     def table_exists(self, table: TableName) -> bool:
         raise NotImplementedError
 

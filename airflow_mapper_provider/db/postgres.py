@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from airflow_mapper_provider.db import pg_binary
 from airflow_mapper_provider.db.base import Session
 from airflow_mapper_provider.db.registry import register
 from airflow_mapper_provider.dialects import Column, PostgresDialect, sqlite
@@ -152,7 +153,15 @@ class PgSession(Session):
         return n
 
     def insert_batches(self, table: str, columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]) -> int:
-        return self.copy_rows(self.dialect.copy_in_sql(table, columns, binary=False), batches)
+        """COPY rows into ``table`` (already quoted): binary, typed by the table's column types, for batches whose
+        values those types' binary form holds exactly; text COPY for the rest (:mod:`.pg_binary`)."""
+        text_sql = self.dialect.copy_in_sql(table, columns, binary=False)
+        found = [(str(name), str(typ)) for name, typ in self.query(pg_binary.COLUMN_TYPES, {"t": table})]
+        types = pg_binary.binary_types(found, columns)
+        if types is None:
+            return self.copy_rows(text_sql, batches)
+        binary_sql = self.dialect.copy_in_sql(table, columns, binary=True)
+        return pg_binary.copy_batches(self.conn, binary_sql, text_sql, types, batches)
 
     def table_exists(self, table: TableName) -> bool:
         return bool(self.scalar("SELECT to_regclass(%(t)s) IS NOT NULL", {"t": self.dialect.table(table)}))
