@@ -86,7 +86,9 @@ _SQLITE_PRIMARY = {5: "SQLITE_BUSY", 6: "SQLITE_LOCKED", 15: "SQLITE_PROTOCOL", 
 _SQLITE_EXTENDED = {3091: "SQLITE_CONSTRAINT_DATATYPE"}
 #: Modules whose frames, innermost in a traceback, mean a Python error was raised by the driver while binding
 #: or converting a value (sqlite3 binds in C: the innermost Python frame is SQLAlchemy's execute).
-_DRIVER_MODULES = ("sqlalchemy.engine", "sqlalchemy.sql", "psycopg", "sqlite3", "oracledb")
+_DRIVER_MODULES = ("sqlalchemy.engine", "sqlalchemy.sql", "psycopg", "sqlite3", "oracledb", "pymysql", "MySQLdb")
+#: MySQL / MariaDB drivers (classified in :mod:`airflow_mapper_provider.db.mysql_errors`).
+_MYSQL_MODULES = ("pymysql", "MySQLdb")
 
 #: Python errors a driver raises while binding or converting a value.
 _BINDING = (TypeError, ValueError, OverflowError)
@@ -157,16 +159,26 @@ def classify(exc: BaseException) -> DbError | None:
         if found is not None and found.column is None:  # sqlite3 names the parameter: the statement names its column
             found = _bound_column(found, getattr(exc, "statement", None))
         return found
+    if (by_driver := _sqlite_or_mysql(exc)) is not None:  # before sqlstate: PyMySQL 1.2 sets it too
+        return by_driver
     if getattr(exc, "sqlstate", None) is not None or _module(exc).startswith("psycopg"):
         return _postgres(exc)
     if exc.args and hasattr(exc.args[0], "full_code"):
         return _oracle(exc)
-    if _module(exc) == "sqlite3" or getattr(exc, "sqlite_errorname", None):
-        return _sqlite(exc)
     if isinstance(orig, _BINDING) and _module(exc).startswith("sqlalchemy"):
         return _binding(orig, exc.__traceback__)  # a bind processor refused a value (sqlalchemy StatementError)
     if isinstance(exc, _BINDING) and _raised_by_driver(exc.__traceback__):
         return _binding(exc, exc.__traceback__)
+    return None
+
+
+def _sqlite_or_mysql(exc: BaseException) -> DbError | None:
+    if _module(exc) == "sqlite3" or getattr(exc, "sqlite_errorname", None):
+        return _sqlite(exc)
+    if _module(exc).startswith(_MYSQL_MODULES):
+        from airflow_mapper_provider.db import mysql_errors
+
+        return mysql_errors.classify(exc)
     return None
 
 
@@ -493,7 +505,7 @@ def _first_line(text: str) -> str:
 
 def _is_db_error(exc: Any) -> bool:
     return isinstance(exc, Exception) and (
-        _module(exc).startswith(("psycopg", "sqlite3", "oracledb")) or hasattr(exc, "sqlstate")
+        _module(exc).startswith(("psycopg", "sqlite3", "oracledb", *_MYSQL_MODULES)) or hasattr(exc, "sqlstate")
     )
 
 

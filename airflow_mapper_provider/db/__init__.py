@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from airflow_mapper_provider.db import mysql as _mysql
 from airflow_mapper_provider.db import oracle as _oracle
 from airflow_mapper_provider.db import postgres as _postgres
 from airflow_mapper_provider.db import sqlalchemy as _sqlalchemy
@@ -37,7 +38,7 @@ __all__ = [
     "merge_kinds",
     "session",
 ]
-_BUILT_IN = (_oracle, _postgres, _sqlite, _sqlalchemy)
+_BUILT_IN = (_mysql, _oracle, _postgres, _sqlite, _sqlalchemy)
 
 
 def connect(conn: Any, role: str) -> Session:
