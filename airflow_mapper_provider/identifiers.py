@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 from airflow_mapper_provider.exceptions import ConfigError
 
-#: The longest identifier accepted, and the longest name the mapper derives (PostgreSQL: 63 bytes; identifiers
-#: here are ASCII, so characters are bytes).
+#: The longest identifier a user may give (checked at parse time, before the database is known: PostgreSQL's 63
+#: bytes, which every supported database holds; identifiers here are ASCII, so characters are bytes). Names the
+#: mapper derives, and the names a dialect quotes, may go up to that dialect's own limit
+#: (``Dialect.caps.max_identifier``: Oracle 128, MySQL 64).
 MAX_IDENTIFIER = 63
 #: Names starting with this (any case) belong to the mapper: ``mapper_joblog``, ``mapper_stage``, ``mapper_rn``...
 RESERVED_PREFIX = "mapper_"
@@ -28,19 +30,20 @@ RESERVED_PREFIX = "mapper_"
 #: make the target a temp table that vanishes with the session) and SQLite's ``temp`` database.
 _SYSTEM_SCHEMA = re.compile(r"^(pg_.*|information_schema|temp)$", re.IGNORECASE)
 
-_IDENT = re.compile(rf"^[A-Za-z_][A-Za-z0-9_$]{{0,{MAX_IDENTIFIER - 1}}}$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
-def validate_identifier(name: object, what: str = "identifier") -> str:
+def validate_identifier(name: object, what: str = "identifier", limit: int = MAX_IDENTIFIER) -> str:
     """Return ``name`` if it is a plain SQL identifier, else raise :class:`ConfigError`.
 
     :param name: the identifier to check.
     :param what: what the identifier names, for the error message (e.g. ``"key column"``).
+    :param limit: the longest name accepted (a dialect passes its own).
     """
-    if not isinstance(name, str) or not _IDENT.match(name):
+    if not isinstance(name, str) or not _IDENT.match(name) or len(name) > limit:
         raise ConfigError(
             f"invalid {what} {name!r}: use a plain SQL identifier (letters, digits, _ or $, "
-            "not starting with a digit, at most 63 characters, no quotes, spaces or semicolons)"
+            f"not starting with a digit, at most {limit} characters, no quotes, spaces or semicolons)"
         )
     return name
 

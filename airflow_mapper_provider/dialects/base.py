@@ -54,7 +54,7 @@ class Dialect:
     # ---- names and values -------------------------------------------------------------------------------
     def quote(self, ident: str) -> str:
         """Validate ``ident`` and quote it: the name is used exactly as given (case included)."""
-        return '"' + validate_identifier(ident, "identifier") + '"'
+        return '"' + validate_identifier(ident, "identifier", self.caps.max_identifier) + '"'
 
     def table(self, name: TableName) -> str:
         quoted = self.quote(name.table)

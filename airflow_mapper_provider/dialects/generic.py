@@ -68,7 +68,8 @@ class GenericDialect(Dialect):
 
     def quote(self, ident: str) -> str:
         """Validate ``ident``, then quote it as this database quotes (MySQL backticks, MSSQL brackets...)."""
-        return str(self.sa_dialect.identifier_preparer.quote_identifier(validate_identifier(ident, "identifier")))
+        name = validate_identifier(ident, "identifier", self.caps.max_identifier)
+        return str(self.sa_dialect.identifier_preparer.quote_identifier(name))
 
     def embed(self, source_sql: str) -> str:
         # SQLAlchemy text() reads ':word' as a bind parameter: escape the user's colons.

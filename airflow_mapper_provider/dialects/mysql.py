@@ -51,9 +51,7 @@ class MySqlDialect(GenericDialect):
         transactional_ddl=False,
         hash_in_sql=True,
         enforces_types=True,
-        # MySQL allows 64; the mapper validates every name at 63 (identifiers.MAX_IDENTIFIER), so the names it
-        # derives (index_name) stay within 63 as well
-        max_identifier=63,
+        max_identifier=64,
         folds_unquoted="none",
     )
     byte_collation = "utf8mb4_bin"  # text bounds compare as bytes: see ordered()

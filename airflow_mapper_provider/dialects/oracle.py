@@ -69,7 +69,7 @@ class OracleDialect(OracleDdl):
     def quote(self, ident: str) -> str:
         """``customer_id`` -> ``"CUSTOMER_ID"`` (Oracle's name of an unquoted identifier); other names keep
         their case (``"CustomerId"``)."""
-        return '"' + to_oracle_name(validate_identifier(ident, "identifier")) + '"'
+        return '"' + to_oracle_name(validate_identifier(ident, "identifier", self.caps.max_identifier)) + '"'
 
     def embed(self, source_sql: str) -> str:
         """The user's query without a trailing ``;`` (Oracle refuses one inside a subquery: ORA-00907), then a
