@@ -408,6 +408,10 @@ class Dialect:
         kind = "UNIQUE INDEX" if unique else "INDEX"
         return f"CREATE {kind} {index} ON {self.table(table)} ({self.cols(columns)}){cond}"
 
+    def typed_null(self, ctype: ColumnType) -> str:
+        """A NULL of type ``ctype`` (``CREATE TABLE ... AS SELECT`` takes the column's type from it)."""
+        return f"CAST(NULL AS {self.type_ddl(ctype)})"
+
     def add_column_sql(self, table: TableName, column: Column) -> str:
         return f"ALTER TABLE {self.table(table)} ADD COLUMN {self.quote(column.name)} {self.type_ddl(column.type)}"
 

@@ -68,6 +68,14 @@ class MySqlDialect(GenericDialect):
     def mod(self, a: str, b: str) -> str:
         return Dialect.mod(self, a, b)
 
+    def typed_null(self, ctype: ColumnType) -> str:
+        """MySQL 8's CAST takes CHAR(n) and SIGNED, not VARCHAR(n) or INTEGER (MariaDB takes both)."""
+        if ctype.kind in TEXT_KINDS:
+            return f"CAST(NULL AS CHAR({ctype.length or 255}))"
+        if ctype.kind in ("smallint", "int", "bigint"):
+            return "CAST(NULL AS SIGNED)"
+        return super().typed_null(ctype)
+
     def kind_ddl(self, ctype: ColumnType) -> str:
         return types.kind_ddl(ctype)
 

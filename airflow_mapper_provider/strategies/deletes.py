@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_mapper_provider.dialects import Dialect
+from airflow_mapper_provider.dialects import ColumnType, Dialect
 from airflow_mapper_provider.identifiers import TableName, derived_name
 from airflow_mapper_provider.strategies.base import STAGE
 
@@ -47,7 +47,8 @@ class SeenKeys:
         """The table, with the target's key column types (copied by CREATE TABLE AS), and its index."""
         d, t = self.dialect, self.dialect.table(self.target)
         select = (
-            f"SELECT CAST(NULL AS VARCHAR(250)) AS {d.quote(RUN)}, CAST(NULL AS INTEGER) AS {d.quote(CHUNK)}, "
+            f"SELECT {d.typed_null(ColumnType('varchar', length=250))} AS {d.quote(RUN)}, "
+            f"{d.typed_null(ColumnType('int'))} AS {d.quote(CHUNK)}, "
             f"{d.cols(self.keys, 't')} FROM {t} t WHERE 1 = 0"
         )
         return [

@@ -34,12 +34,13 @@ def duplicate_count_sql(ctx: ApplyContext) -> str:
 def duplicate_rows_sql(ctx: ApplyContext) -> str:
     """Every ok staged row whose key appears more than once: row number, then the source columns."""
     d = ctx.dialect
-    keys, ok = d.cols(ctx.keys), d.quote(OK)
-    groups = f"SELECT {keys} FROM {d.temp_name(STAGE)} WHERE {ok} = 1 GROUP BY {keys} HAVING COUNT(*) > 1"
-    return (
-        f"SELECT s.{d.quote(RN)}, {d.cols(ctx.names, 's')} FROM {d.temp_name(STAGE)} s "
-        f"JOIN ({groups}) g ON {d.key_join(ctx.keys, 'g', 's')} WHERE s.{ok} = 1 ORDER BY s.{d.quote(RN)}"
+    rn = d.quote(RN)
+    # staging named once: MySQL cannot open a TEMPORARY table twice in one statement (error 1137)
+    counted = (
+        f"SELECT s.*, COUNT(*) OVER (PARTITION BY {d.cols(ctx.keys, 's')}) AS mapper_n "
+        f"FROM {d.temp_name(STAGE)} s WHERE s.{d.quote(OK)} = 1"
     )
+    return f"SELECT s.{rn}, {d.cols(ctx.names, 's')} FROM ({counted}) s WHERE s.mapper_n > 1 ORDER BY s.{rn}"
 
 
 def staged_row_sql(ctx: ApplyContext) -> str:
