@@ -78,6 +78,10 @@ def column_type_from_display(display: str) -> ColumnType:
     return ColumnType(kind, display, PostgresDialect.name, length, precision, scale)
 
 
+#: Kinds whose declared fractional-seconds precision (another database's) the DDL keeps.
+_FRACTIONAL_SECONDS = ("timestamp", "timestamptz")
+
+
 class PostgresDialect(Dialect):
     """PostgreSQL 12+ through psycopg 3 (``%(name)s`` parameters)."""
 
@@ -119,6 +123,8 @@ class PostgresDialect(Dialect):
         return source_sql.replace("%", "%%") + "\n"
 
     def kind_ddl(self, ctype: ColumnType) -> str:
+        if ctype.kind in _FRACTIONAL_SECONDS and ctype.precision is not None and 0 <= ctype.precision < 6:
+            return f"{ctype.kind}({ctype.precision})"  # Oracle DATE: timestamp(0); 6 digits is the default
         if ctype.kind in _PG_TYPES:
             return _PG_TYPES[ctype.kind]
         return super().kind_ddl(ctype)
