@@ -54,7 +54,7 @@ _SERVER_SETTINGS = {
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
-    "max_connections": "100",
+    "max_connections": "300",  # the real-scheduler tests' Airflow keeps its metadata here too
     "shared_buffers": "256MB",
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from airflow_mapper_provider.errors import DATA, PERMANENT, TRANSIENT, DbError, _first_line, _without_values
+from airflow_mapper_provider.errors.base import DATA, PERMANENT, TRANSIENT, DbError, _first_line, _without_values
 
 #: Lock wait timeout (also what MariaDB's NOWAIT raises), MySQL 8's NOWAIT, deadlock, too many connections,
 #: shutdown, query interrupted (KILL QUERY, a stop), connection killed or lost, statement timeouts, network errors.

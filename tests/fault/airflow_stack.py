@@ -81,6 +81,9 @@ class AirflowStack:
     :param executor: ``[core] executor`` (one executor, or several separated by commas).
     :param workers: Celery worker names (hostnames), one ``airflow celery worker`` each.
     :param worker_concurrency: task slots of each Celery worker.
+    :param metadata_url: SQLAlchemy URL of Airflow's metadata database (None: SQLite in ``home``). PostgreSQL is
+        what production runs; SQLite serializes every write (a UI call can fail with "database is locked" on a
+        busy machine).
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class AirflowStack:
         executor: str = "LocalExecutor",
         workers: tuple[str, ...] = (),
         worker_concurrency: int = 2,
+        metadata_url: str | None = None,
     ) -> None:
         self.home = home
         self.dags = home / "dags"
@@ -104,7 +108,7 @@ class AirflowStack:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home}/airflow.db",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__PORT": str(self.port),
@@ -118,6 +122,7 @@ class AirflowStack:
             "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), base.get("PYTHONPATH", "")) if p),
             **env,
         }
+        self.metadata_url = metadata_url
         self.workers = workers
         self.worker_concurrency = worker_concurrency
         if workers:
@@ -238,6 +243,20 @@ class AirflowStack:
                 retries -= 1
         assert got.status_code in ok, f"{method} {path}: {got.status_code} {got.text}"
         return got.json() if got.content else None
+
+    def metadata_query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Read Airflow's metadata database directly (``%s`` placeholders), read-only."""
+        if self.metadata_url is not None:
+            import psycopg
+
+            dsn = self.metadata_url.replace("postgresql+psycopg://", "postgresql://", 1)
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+        import sqlite3
+
+        uri = f"file:{self.home / 'airflow.db'}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
+            return [tuple(r) for r in db.execute(sql.replace("%s", "?"), params).fetchall()]
 
     def get(self, path: str, ok: tuple[int, ...] = (200,)) -> Any:
         return self.api("GET", path, ok=ok)

@@ -19,6 +19,7 @@ import pytest
 
 from tests.fault.airflow_stack import AirflowStack, redis_unreachable
 from tests.helpers import airflow_connection
+from tests.pgserver import PgServer
 
 WORKERS = ("worker-a", "worker-b")
 
@@ -44,14 +45,19 @@ def redis_problem() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def airflow_stack(tmp_path_factory: pytest.TempPathFactory, redis_problem: str | None) -> Iterator[AirflowStack]:
+def airflow_stack(
+    tmp_path_factory: pytest.TempPathFactory, redis_problem: str | None, pg_server: PgServer
+) -> Iterator[AirflowStack]:
+    """One real Airflow for the session, its metadata database on PostgreSQL (as in production)."""
     started = time.monotonic()
     celery = redis_problem is None
+    metadata = pg_server.create_database("airflow_meta")
     stack = AirflowStack(
         tmp_path_factory.mktemp("airflow"),
         {},
         executor="LocalExecutor,CeleryExecutor" if celery else "LocalExecutor",
         workers=WORKERS if celery else (),
+        metadata_url=pg_server.dsn(metadata).replace("postgresql://", "postgresql+psycopg://", 1),
     )
     try:
         stack.start()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -104,12 +103,11 @@ def chunklog(dsn: str, rid: str) -> list[tuple[Any, ...]]:
 
 def reschedules(stack: AirflowStack, dag_id: str, rid: str, task_id: str = PLAN) -> int:
     """Rows in Airflow's task_reschedule for one task instance (each is one poke that gave the slot back)."""
-    with contextlib.closing(sqlite3.connect(f"file:{stack.home / 'airflow.db'}?mode=ro", uri=True, timeout=30)) as db:
-        found = db.execute(
-            "SELECT count(*) FROM task_reschedule r JOIN task_instance t ON r.ti_id = t.id "
-            "WHERE t.dag_id = ? AND t.run_id = ? AND t.task_id = ?", (dag_id, rid, task_id),
-        ).fetchone()  # fmt: skip
-    return int(found[0])
+    found = stack.metadata_query(
+        "SELECT count(*) FROM task_reschedule r JOIN task_instance t ON r.ti_id = t.id "
+        "WHERE t.dag_id = %s AND t.run_id = %s AND t.task_id = %s", (dag_id, rid, task_id),
+    )  # fmt: skip
+    return int(found[0][0])
 
 
 def mapper_sessions(dbs: Any) -> list[tuple[Any, ...]]:
