@@ -123,6 +123,9 @@ class AirflowStack:
             **env,
         }
         self.metadata_url = metadata_url
+        #: Working directory of the Airflow processes (None: this process's). ``python -m`` puts it first on
+        #: sys.path: a checkout there shadows a provider given by ``PYTHONPATH``.
+        self.cwd: Path | None = None
         self.workers = workers
         self.worker_concurrency = worker_concurrency
         if workers:
@@ -142,7 +145,8 @@ class AirflowStack:
     def start(self) -> None:
         if self.workers:
             flush_redis()
-        subprocess.run(self.airflow("db", "migrate"), env=self.env, check=True, capture_output=True, timeout=300)
+        subprocess.run(self.airflow("db", "migrate"), env=self.env, cwd=self.cwd, check=True, capture_output=True,
+                       timeout=600)  # fmt: skip
         self._spawn("api-server", "api-server", "--port", str(self.port), "--host", "127.0.0.1", "--workers", "1")
         self._spawn("dag-processor", "dag-processor")
         self._spawn("scheduler", "scheduler")
@@ -157,8 +161,8 @@ class AirflowStack:
 
     def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = (self.home / f"{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen(self.airflow(*args), env={**self.env, **(env or {})}, stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        self.procs[name] = subprocess.Popen(self.airflow(*args), env={**self.env, **(env or {})}, cwd=self.cwd,
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             start_new_session=True)  # fmt: skip
 
     def stop(self) -> None:
