@@ -123,9 +123,19 @@ class MySqlSession(SaSession):
     # ---- the rows path ----------------------------------------------------------------------------------
     def row_encoders(self, table: TableName, columns: Sequence[Column]) -> list[tuple[int, Codec]] | None:
         """As a target: values another database's driver read, bound as MySQL stores them (aware datetimes as UTC
-        wall times, UUIDs as text); [] still asks a PostgreSQL source for JSON as its exact text."""
-        found = [(i, types.encoder(c.type)) for i, c in enumerate(columns)]
+        wall times, UUIDs as text); [] still asks a PostgreSQL source for JSON as its exact text. A value the
+        target's column would round silently (more decimal places than its DECIMAL keeps, fractional seconds its
+        DATETIME/TIME drops: MySQL only notes those, even in strict mode) fails the chunk instead."""
+        declared = self.declared_types(table)
+        found = [(i, types.guarded(c, types.encoder(c.type), declared.get(c.name))) for i, c in enumerate(columns)]
         return [(i, f) for i, f in found if f is not None]
+
+    def declared_types(self, table: TableName) -> dict[str, ColumnType]:
+        """Each column of ``table`` with its declared type (``SHOW COLUMNS``; {} where the table does not exist)."""
+        if not self.table_exists(table):
+            return {}
+        found = self.conn.exec_driver_sql(f"SHOW COLUMNS FROM {self.dialect.table(table)}").fetchall()
+        return {str(row[0]): types.column_type(_text(row[1])) for row in found}
 
     def row_decoders(self, columns: Sequence[Column]) -> list[tuple[int, Codec]]:
         """As a source: TINYINT(1) as bool, TIMESTAMP as an aware UTC datetime, TIME as a time of day."""
