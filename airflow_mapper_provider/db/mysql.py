@@ -17,7 +17,7 @@ from typing import Any
 from airflow_mapper_provider.db.base import Codec
 from airflow_mapper_provider.db.registry import register
 from airflow_mapper_provider.db.sqlalchemy import SaSession, _dbapi_hook, engine_kwargs
-from airflow_mapper_provider.dialects import Column, ColumnType
+from airflow_mapper_provider.dialects import Column, ColumnType, rounding
 from airflow_mapper_provider.dialects import mysql_types as types
 from airflow_mapper_provider.dialects.mysql import UTC_COLUMN, MySqlDialect
 from airflow_mapper_provider.exceptions import ConfigError
@@ -127,7 +127,10 @@ class MySqlSession(SaSession):
         target's column would round silently (more decimal places than its DECIMAL keeps, fractional seconds its
         DATETIME/TIME drops: MySQL only notes those, even in strict mode) fails the chunk instead."""
         declared = self.declared_types(table)
-        found = [(i, types.guarded(c, types.encoder(c.type), declared.get(c.name))) for i, c in enumerate(columns)]
+        digits = types.fraction_digits
+        found = [
+            (i, rounding.guard(c, types.encoder(c.type), declared.get(c.name), digits)) for i, c in enumerate(columns)
+        ]
         return [(i, f) for i, f in found if f is not None]
 
     def declared_types(self, table: TableName) -> dict[str, ColumnType]:

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from airflow_mapper_provider.db import oracle_catalog as catalog
-from airflow_mapper_provider.db.base import Session
+from airflow_mapper_provider.db.base import Codec, Session
 from airflow_mapper_provider.db.registry import register
-from airflow_mapper_provider.dialects import Column
+from airflow_mapper_provider.dialects import Column, rounding
 from airflow_mapper_provider.dialects import oracle_types as ot
 from airflow_mapper_provider.dialects.oracle import OracleDialect
 from airflow_mapper_provider.identifiers import TableName
@@ -73,6 +73,14 @@ class OracleSession(Session):
         with self.conn.cursor() as cur:
             cur.execute(self.dialect.describe_sql(sql), params or {})
             return list(cur.description or ())
+
+    def row_encoders(self, table: TableName, columns: Sequence[Column]) -> list[tuple[int, Codec]] | None:
+        """As a target: a value the target column would round without an error (more decimal places than its
+        NUMBER(p,s) keeps, a fraction into an integer NUMBER, fractional seconds its DATE or TIMESTAMP(n) drops)
+        fails the chunk instead (:mod:`~airflow_mapper_provider.dialects.rounding`); the rest are bound as read."""
+        declared = {c.name: c.type for c in self.describe(self.dialect.select_all_sql(table))}
+        found = [(i, rounding.guard(c, None, declared.get(c.name), ot.fraction_digits)) for i, c in enumerate(columns)]
+        return [(i, f) for i, f in found if f is not None]
 
     def describe(self, source_sql: str) -> list[Column]:
         """The query's columns by ``cursor.description`` (no row read); names in the mapper's spelling

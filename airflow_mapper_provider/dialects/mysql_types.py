@@ -11,13 +11,12 @@ PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from airflow_mapper_provider.dialects.types import Column, ColumnType
-from airflow_mapper_provider.exceptions import ConversionError, UnsupportedError
+from airflow_mapper_provider.exceptions import UnsupportedError
 
 DIALECT = "mysql"
 #: InnoDB's largest index key (DYNAMIC/COMPRESSED rows), in bytes; utf8mb4 takes up to 4 bytes a character.
@@ -183,72 +182,6 @@ def utc_naive(value: Any) -> Any:
     return value
 
 
-def guarded(
-    column: Column, encode: Callable[[Any], Any] | None, target: ColumnType | None
-) -> Callable[[Any], Any] | None:
-    """``encode`` followed by the refusal of a value the target column of type ``target`` would round silently
-    (:func:`rounding_check`), where the source ``column``'s type does not already fit; None where neither
-    applies."""
-    check = rounding_check(column.name, target) if target is not None and not _fits(column.type, target) else None
-    if check is None:
-        return encode
-    if encode is None:
-        return check
-    return lambda value: check(encode(value))
-
-
-#: Room for any DECIMAL (65 digits) and any Python Decimal read from a source: quantize never raises for lack of it.
-_WIDE = decimal.Context(prec=400)
-
-
-def rounding_check(name: str, target: ColumnType) -> Callable[[Any], Any] | None:
-    """A check raising :class:`ConversionError` for a value that column ``name`` of type ``target`` would round
-    without an error: a number with more decimal places than a DECIMAL(p,s) keeps, a time with more fractional
-    second digits than a DATETIME(n)/TIME(n) keeps (MySQL rounds both and only notes it, strict mode or not)."""
-    if target.kind == "numeric" and target.scale is not None:
-        quantum = decimal.Decimal(1).scaleb(-target.scale)
-
-        def check_decimal(value: Any) -> Any:
-            exact = decimal.Decimal(repr(value)) if isinstance(value, float) else value
-            if (
-                isinstance(exact, decimal.Decimal)
-                and exact.is_finite()
-                and exact != exact.quantize(quantum, context=_WIDE)
-            ):
-                raise ConversionError(_rounded(name, target, f"more than {target.scale} decimal place(s)"))
-            return value
-
-        return check_decimal
-    digits = fraction_digits(target)
-    if digits is None or digits >= 6:
-        return None
-    step = 10 ** (6 - digits)
-
-    def check_fraction(value: Any) -> Any:
-        if isinstance(value, (dt.datetime, dt.time)) and value.microsecond % step:
-            raise ConversionError(_rounded(name, target, f"more than {digits} fractional second digit(s)"))
-        return value
-
-    return check_fraction
-
-
-def _fits(source: ColumnType, target: ColumnType) -> bool:
-    """Every value of ``source`` keeps its decimal places / fractional seconds in ``target`` (no check needed)."""
-    if source.kind in ("smallint", "int", "bigint", "bool", "date"):
-        return True
-    if target.kind == "numeric":
-        return source.kind == "numeric" and source.scale is not None and source.scale <= (target.scale or 0)
-    keeps = fraction_digits(target)
-    if keeps is None:
-        return True
-    if source.dialect == DIALECT:
-        given = fraction_digits(source)
-    else:  # another database's timestamp(n)/time(n); its default is microseconds
-        found = re.search(r"\((\d)\)", source.native)
-        given = int(found.group(1)) if found else 6
-    return given is not None and given <= keeps
-
-
 def fraction_digits(ctype: ColumnType) -> int | None:
     """Fractional second digits a MySQL DATETIME/TIMESTAMP/TIME column keeps (``datetime`` alone: 0); None for
     other types."""
@@ -257,14 +190,6 @@ def fraction_digits(ctype: ColumnType) -> int | None:
         return None
     found = re.match(r"^\w+\((\d)\)", base)
     return int(found.group(1)) if found else 0
-
-
-def _rounded(name: str, target: ColumnType, what: str) -> str:
-    return (
-        f"column {name}: a value has {what}, which the target's {target.native} would round without an error "
-        "(MySQL only notes it): round it in source_sql (e.g. ROUND(x, n) or a cast) or widen the target column; "
-        "nothing was rounded and the chunk committed nothing"
-    )
 
 
 def encoder(ctype: ColumnType) -> Callable[[Any], Any] | None:

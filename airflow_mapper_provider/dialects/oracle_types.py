@@ -82,6 +82,13 @@ def from_description(type_code: Any, precision: int | None, scale: int | None, s
     return _named(oracle_name, precision, scale, size)
 
 
+def fraction_digits(ctype: ColumnType) -> int | None:
+    """Fractional second digits an Oracle DATE (0) or TIMESTAMP(n) column keeps; None for other types."""
+    if ctype.kind in ("timestamp", "timestamptz") and ctype.dialect == DIALECT:
+        return ctype.precision if ctype.precision is not None else 6
+    return None
+
+
 def from_catalog(data_type: str, precision: int | None, scale: int | None, char_length: int | None,
                  char_used: str | None = "C", data_length: int | None = None) -> ColumnType:  # fmt: skip
     """A table column as ``ALL_TAB_COLUMNS`` names it (DATA_TYPE, DATA_PRECISION, DATA_SCALE, CHAR_LENGTH,

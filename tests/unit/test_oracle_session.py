@@ -4,6 +4,7 @@ statements and ROWID ranges. Errors are real oracledb exceptions built as the dr
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -431,3 +432,25 @@ def test_oracle_layer_rows_compare_across_databases() -> None:
     pg_row = (1, None, True, dt.datetime(2026, 1, 1, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
               dt.date(1970, 1, 2), None)  # fmt: skip
     assert normalized(oracle_row, (3,)) == normalized(pg_row, (3,))
+
+
+def test_row_encoders_refuse_what_the_target_column_would_round() -> None:
+    """An Oracle target rounds NUMBER(p,s) and drops a DATE's fractional seconds without an error: the rows path
+    refuses such a value (by the target's declared types) instead of loading it changed."""
+    from decimal import Decimal
+
+    from airflow_mapper_provider.dialects import Column, ColumnType
+    from airflow_mapper_provider.exceptions import ConversionError
+
+    cols = [info("ID", oracledb.DB_TYPE_NUMBER, 10, 0), info("AMOUNT", oracledb.DB_TYPE_NUMBER, 10, 2),
+            info("AT", oracledb.DB_TYPE_DATE)]  # fmt: skip
+    sess = session({"WHERE 1 = 0": (cols, [])})
+    source = [Column("id", ColumnType("bigint")), Column("amount", ColumnType("numeric", precision=12, scale=4)),
+              Column("at", ColumnType("timestamp", "timestamp without time zone", "postgres"))]  # fmt: skip
+    codecs = dict(sess.row_encoders(TableName("dim", "dw"), source) or [])
+    assert sorted(codecs) == [1, 2]  # the bigint key fits NUMBER(10)'s integers: no check
+    assert codecs[1](Decimal("1.2300")) == Decimal("1.2300")
+    with pytest.raises(ConversionError, match="column amount: a value has more than 2 decimal place"):
+        codecs[1](Decimal("1.2345"))
+    with pytest.raises(ConversionError, match="column at: a value has more than 0 fractional second digit"):
+        codecs[2](dt.datetime(2026, 1, 1, 10, 0, 0, 500000))
