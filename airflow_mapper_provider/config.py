@@ -70,6 +70,8 @@ class MapperConfig:
     :param chunk_by: how plan cuts the source (:data:`ChunkBy`).
     :param consistent_snapshot: every chunk reads the source as of one read point frozen by plan, where the
         source database has one (Oracle: the SCN, flashback query); False: each chunk reads the source as it is.
+    :param exact_row_count: plan counts the source's rows exactly instead of asking the optimizer (EXPLAIN, Oracle's
+        EXPLAIN PLAN): the chunk sizes then rest on the true row count, at the price of one full read at plan time.
     """
 
     source_conn_id: str
@@ -93,6 +95,7 @@ class MapperConfig:
     on_schema_change: SchemaChange = "append_new_columns"
     chunk_by: ChunkBy = "auto"
     consistent_snapshot: bool = True
+    exact_row_count: bool = False
 
     def __post_init__(self) -> None:
         for name in ("source_conn_id", "target_conn_id", "mapref"):
@@ -293,5 +296,6 @@ def _validate_chunking(cfg: MapperConfig) -> None:
         )
     if cfg.chunk_by == "key" and len(cfg.key_columns) > 1:
         raise ConfigError("chunk_by='key' ranges one key column: use chunk_by='hash' for a composite key")
-    if not isinstance(cfg.consistent_snapshot, bool):
-        raise ConfigError(f"consistent_snapshot must be True or False, got {cfg.consistent_snapshot!r}")
+    for flag in ("consistent_snapshot", "exact_row_count"):
+        if not isinstance(getattr(cfg, flag), bool):
+            raise ConfigError(f"{flag} must be True or False, got {getattr(cfg, flag)!r}")

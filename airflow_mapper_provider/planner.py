@@ -303,7 +303,10 @@ def _chunks(
 
 def _estimate(cfg: MapperConfig, source: Session, sql: str, where: str, params: dict[str, Any]) -> tuple[int, str]:
     """The planner's row estimate; an estimate below min_rows_for_parallel is confirmed by a count bounded to
-    min_rows_for_parallel + 1 rows (an un-analysed table or view can be estimated at a handful of rows)."""
+    min_rows_for_parallel + 1 rows (an un-analysed table or view can be estimated at a handful of rows).
+    ``exact_row_count``: the rows are counted instead (one full read of the query at plan time)."""
+    if cfg.exact_row_count:
+        return int(source.scalar(source.dialect.count_sql(sql, where), params) or 0), "count (exact_row_count)"
     estimate, method = source.estimate_rows(sql, where, params)
     if method == "count" or estimate >= cfg.min_rows_for_parallel:
         return estimate, method

@@ -63,6 +63,7 @@ class MapperOperator(TaskGroup):
         ``"rowid"`` (ROWID ranges of an Oracle source's one table: append without a key, or no good key).
     :param consistent_snapshot: every chunk reads the source as of one read point frozen by plan where the source
         has one (Oracle: the SCN; default True); False: each chunk reads the source as it is when it runs.
+    :param exact_row_count: plan counts the source's rows exactly instead of estimating them (default False).
     :param lock_timeout: another run of the same mapref owns it and is live: this run's plan waits for it, up to
         this long (timedelta or seconds; default 6 hours), giving its worker slot back between checks (a
         reschedule, as sensors in reschedule mode do); then it fails naming the owner. A dead owner (no task of it
@@ -101,6 +102,7 @@ class MapperOperator(TaskGroup):
         on_schema_change: str = "append_new_columns",
         chunk_by: str = "auto",
         consistent_snapshot: bool = True,
+        exact_row_count: bool = False,
         lock_timeout: dt.timedelta | float = LOCK_TIMEOUT,
         lock_poke_interval: dt.timedelta | float = LOCK_POKE_INTERVAL,
         outlets: Sequence[Any] | None = None,
@@ -130,6 +132,7 @@ class MapperOperator(TaskGroup):
             on_schema_change=on_schema_change,  # type: ignore[arg-type]  # validated
             chunk_by=chunk_by,  # type: ignore[arg-type]  # validated
             consistent_snapshot=consistent_snapshot,
+            exact_row_count=exact_row_count,
         )
         self.config = cfg
         self.outlets = validate_outlets(outlets)
